@@ -1,0 +1,1 @@
+//! epurse back office (filled in by the back-office issue).

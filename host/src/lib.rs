@@ -1,0 +1,1 @@
+//! epurse host library.
