@@ -258,10 +258,9 @@ public class PurseApplet extends Applet {
                 default:
                     break;
             }
-        } else {
-            ISOException.throwIt(StatusWords.BAD_CLA);
         }
-        // a known instruction under the wrong class is a class error
+        // SPEC 5: an unknown instruction is 6D00 whatever the class; a known instruction under
+        // the wrong class is a class error
         ISOException.throwIt(isKnownInstruction(ins) ? StatusWords.BAD_CLA : StatusWords.BAD_INS);
     }
 

@@ -102,6 +102,7 @@ class PurseAppletTest {
             assertSw("6E00", f.send("905E000000"));
             assertSw("6E00", f.send("005E000000"));    // known INS under the wrong class
             assertSw("6E00", f.send("8020008000"));
+            assertSw("6D00", f.send("90CA000000"));    // unknown INS wins over an unknown class
         }
 
         @Test
