@@ -1,28 +1,159 @@
 //! The `epurse` command groups. Each group is a clap `Subcommand` enum with a `run` function in
-//! its own module; the binary (`src/bin/epurse.rs`) only dispatches and maps errors to exit codes.
+//! its own module; the binary (`src/bin/epurse.rs`) only parses, dispatches, sets up the trace
+//! and maps errors to exit codes.
 //!
-//! Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong (clap's own
-//! parse errors also exit with 2).
+//! # Field-technician commands (reader stack)
+//!
+//! | command | what it does |
+//! | --- | --- |
+//! | `epurse reader list` | index, name, card present, ATR of every reader |
+//! | `epurse reader watch [--count N] [--timeout S]` | card insert/remove (and reader add/remove) events until Ctrl-C, N events or S seconds |
+//! | `epurse reader info` | reader model (ACS readers by name) and firmware version |
+//! | `epurse reader led [--red on/off] [--green on/off]` | switch an ACS reader's LEDs |
+//! | `epurse reader beep [--ms N]` | sound an ACS reader's buzzer |
+//! | `epurse atr decode HEX` | ISO/IEC 7816-3 ATR decoding (no reader needed) |
+//! | `epurse card info` | SELECT the purse (else transfer) applet: AID, serial, version, lifecycle, balances, counters, limits |
+//! | `epurse card log` | the purse's transaction log (READ LOG), most recent first |
+//! | `epurse apdu send HEX...` | raw APDUs, each response with its decoded status word |
+//! | `epurse apdu script FILE` | a `scriptor` file: hex lines, `reset`, `exit`, `#` comments |
+//! | `epurse apdu bench [-n N] [HEX]` | median/p99 round trip of N exchanges (default 1000 × SELECT purse) |
+//! | `epurse doctor` | pcscd, drivers, readers, cards, applets: each finding with what to do |
+//!
+//! Global options (before or after the subcommand): `--reader R` (an index from `reader list`
+//! or part of a reader name; env `EPURSE_READER`; default: the first reader holding a card,
+//! else the first reader), `--json` (machine-readable output on stdout for every read
+//! command), `-v` (APDU trace on stderr at debug level, PINs, keys and MACs redacted).
+//!
+//! # JSON output (field names are a contract for scripts and the end-to-end tests)
+//!
+//! - `reader list`: `{"readers": [{"index", "name", "card_present", "atr" (hex or null),
+//!   "mute", "in_use", "exclusive"}]}`
+//! - `reader watch`: one object per line: `{"event": "inserted"|"removed"|"reader_added"|
+//!   "reader_removed", "reader", "atr" (hex, inserted only)}`. When watching has begun, the
+//!   line `watching N reader(s)` goes to stderr (text and JSON mode alike).
+//! - `reader info`: `{"reader", "model" (or null), "firmware" (or null), "firmware_error"
+//!   (or null)}`
+//! - `atr decode`: `{"atr", "convention", "t0", "interface": [{"index", "protocol", "ta",
+//!   "tb", "tc", "td"}], "protocols", "fi", "di", "f_max_mhz", "historical",
+//!   "historical_ascii", "tck": {"value", "expected", "valid"} or null}`
+//! - `card info` (purse): `{"reader", "applet": "purse", "aid" (hex), "applet_version",
+//!   "serial", "lifecycle", "blocked", "key_version", "capabilities": {"ecash", "food",
+//!   "unconnected_loading", "pin_set"}, "purses": {"ecash": P, "food": P}, "pin":
+//!   {"tries_left", "try_limit"}, "unconnected": {"attempts_left", "limit", "max_amount"},
+//!   "no_pin_limit", "admin_counter", "food_mccs"}` with `P = {"balance", "load_counter",
+//!   "purchase_counter", "max_balance", "max_amount", "expiry"}`; amounts are integers in minor
+//!   units. (transfer): `{"reader", "applet": "transfer", "aid", "applet_version", "serial",
+//!   "lifecycle", "batch_state", "capacity", "batch_length"}`
+//! - `card log`: `{"reader", "serial", "entries": [{"index", "type", "purse", "counter",
+//!   "amount", "balance", "terminal", "sam_seq", "datetime", "mcc", "pin_verified", "tac"}]}`
+//! - `apdu send`: `{"reader", "exchanges": [{"command", "response", "data", "sw",
+//!   "sw_name", "sw_meaning"}]}`; `apdu script`: `{"reader", "steps": [{"line", "command",
+//!   "response", "data", "sw", "sw_name", "sw_meaning"} or {"line", "reset": true, "atr"}]}`
+//! - `apdu bench`: `{"reader", "command", "n", "median_ms", "p99_ms", "min_ms", "mean_ms",
+//!   "max_ms", "sw"}`
+//! - `doctor`: `{"ok", "findings": [{"check", "status": "ok"|"warn"|"fail", "detail",
+//!   "action"}]}`
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | success (for `apdu send`/`script`: every APDU was exchanged, whatever its status word) |
+//! | 1 | the operation failed for another reason (e.g. `reader watch` timed out before `--count` events) |
+//! | 2 | the command line or input was wrong (clap's own parse errors too; bad hex, bad script line, not an ATR) |
+//! | 3 | the smart-card service (pcscd) is not running or not reachable |
+//! | 4 | reader problem: no reader, `--reader` not found or ambiguous, reader gone or busy, operation not supported by the reader |
+//! | 5 | card problem: no card, card removed, reset, mute, garbled response, outcome of a command unknown |
+//! | 6 | the card refused (an error status word) or is not an epurse card |
+//!
+//! `epurse doctor` exits with the code of its first failed finding (0 when none failed).
 
 use thiserror::Error;
 
-pub mod crypto;
+use crate::card::CardError;
+use crate::exchange::ExchangeError;
+use crate::transport::pcsc::{PcscContext, PcscTransport, ReaderInfo};
+use crate::transport::{ErrorKind, ShareMode, TransportError};
 
-/// Errors a command group reports. Later groups add their own variants (card, transport, ...).
+pub mod apdu;
+pub mod atr;
+pub mod card;
+pub mod crypto;
+pub mod doctor;
+pub mod reader;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the operation failed (other reasons).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad command line or input.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: pcscd not running / not reachable.
+pub const EXIT_SERVICE: u8 = 3;
+/// Exit code: reader problem.
+pub const EXIT_READER: u8 = 4;
+/// Exit code: card problem.
+pub const EXIT_CARD: u8 = 5;
+/// Exit code: the card refused or is not an epurse card.
+pub const EXIT_REFUSED: u8 = 6;
+
+/// The exit-code table for `--help`.
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success, 1 failed, 2 bad usage or input, \
+3 pcscd not running, 4 reader problem (none, not found, gone, busy, unsupported), \
+5 card problem (none, removed, reset, mute, outcome unknown), 6 card refused / not an epurse card.";
+
+/// Errors a command group reports; [`CliError::exit_code`] gives the process exit code.
 #[derive(Debug, Error)]
 pub enum CliError {
     /// The arguments were wrong: what is wrong and what is expected. Exit code 2.
     #[error("{0}")]
     Usage(String),
+    /// The operation failed for a reason not covered below. Exit code 1.
+    #[error("{0}")]
+    Failed(String),
+    /// A transport error (service 3, reader 4, card 5, other 1).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// An exchange error (by its kind; an invalid APDU is a usage error).
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    /// A card error (refusals 6, otherwise by kind).
+    #[error(transparent)]
+    Card(#[from] CardError),
+}
+
+fn kind_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Service => EXIT_SERVICE,
+        ErrorKind::Reader => EXIT_READER,
+        ErrorKind::Card => EXIT_CARD,
+        ErrorKind::Other => EXIT_FAILED,
+    }
 }
 
 impl CliError {
-    /// The process exit code for this error.
+    /// The process exit code for this error (see the module documentation).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Usage(_) => 2,
+            CliError::Usage(_) => EXIT_USAGE,
+            CliError::Failed(_) => EXIT_FAILED,
+            CliError::Transport(e) => kind_code(e.kind()),
+            CliError::Exchange(ExchangeError::InvalidCommand { .. }) => EXIT_USAGE,
+            CliError::Exchange(e) => kind_code(e.kind()),
+            CliError::Card(CardError::Exchange(ExchangeError::InvalidCommand { .. })) => EXIT_USAGE,
+            CliError::Card(CardError::Exchange(e)) => kind_code(e.kind()),
+            CliError::Card(_) => EXIT_REFUSED,
         }
     }
+}
+
+/// Options every reader command shares.
+#[derive(Debug, Clone, Default)]
+pub struct Global {
+    /// `--reader` / `EPURSE_READER`.
+    pub reader: Option<String>,
+    /// `--json`.
+    pub json: bool,
 }
 
 /// Parses a hex argument (case-insensitive; spaces and colons between digits are ignored),
@@ -42,4 +173,87 @@ pub fn hex_arg_exact<const N: usize>(option: &str, value: &str) -> Result<[u8; N
             if bytes.len() == 1 { "" } else { "s" }
         ))
     })
+}
+
+/// Connects to the card in the reader `--reader` names (shared mode).
+pub fn connect(global: &Global) -> Result<(ReaderInfo, PcscTransport), CliError> {
+    let ctx = PcscContext::establish()?;
+    let reader = ctx.choose(global.reader.as_deref())?;
+    if !reader.card_present {
+        return Err(TransportError::NoCard {
+            reader: reader.name.clone(),
+        }
+        .into());
+    }
+    let transport = ctx.connect(&reader.name, ShareMode::Shared)?;
+    Ok((reader, transport))
+}
+
+/// Pretty JSON text of a value (serialising our own types cannot fail; a failure is reported).
+pub fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Failed(format!("cannot write JSON output: {e}")))
+}
+
+/// An amount in minor units as `12.50` (two decimal places; the edge formatting of DESIGN.md).
+pub fn format_amount(minor_units: u32) -> String {
+    format!("{}.{:02}", minor_units / 100, minor_units % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apdu_spec::StatusWord;
+
+    #[test]
+    fn exit_codes_by_layer() {
+        let r = || "R".to_owned();
+        assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+        assert_eq!(CliError::Failed("x".into()).exit_code(), 1);
+        assert_eq!(
+            CliError::from(TransportError::NoService { detail: "x".into() }).exit_code(),
+            3
+        );
+        assert_eq!(CliError::from(TransportError::NoReaders).exit_code(), 4);
+        assert_eq!(
+            CliError::from(TransportError::NoCard { reader: r() }).exit_code(),
+            5
+        );
+        assert_eq!(
+            CliError::from(ExchangeError::OutcomeUnknown {
+                command: "CREDIT LOAD".into(),
+                error: TransportError::CardRemoved { reader: r() }
+            })
+            .exit_code(),
+            5
+        );
+        assert_eq!(
+            CliError::from(ExchangeError::InvalidCommand { reason: "x".into() }).exit_code(),
+            2
+        );
+        assert_eq!(
+            CliError::from(CardError::Status {
+                command: "SELECT",
+                sw: StatusWord::AppletNotFound
+            })
+            .exit_code(),
+            6
+        );
+        assert_eq!(
+            CliError::from(CardError::Exchange(ExchangeError::Transport {
+                command: "SELECT".into(),
+                error: TransportError::CardReset { reader: r() }
+            }))
+            .exit_code(),
+            5
+        );
+    }
+
+    #[test]
+    fn amounts() {
+        assert_eq!(format_amount(0), "0.00");
+        assert_eq!(format_amount(1250), "12.50");
+        assert_eq!(format_amount(7), "0.07");
+        assert_eq!(format_amount(0x7FFF_FFFF), "21474836.47");
+    }
 }
