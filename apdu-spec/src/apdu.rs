@@ -509,6 +509,21 @@ impl<'a> Expect<'a> {
         Ok(Self { command, ins })
     }
 
+    /// A command with P1 = P2 = `00`, no Le and exactly `len` data bytes (case 3): a reader
+    /// over the data.
+    pub(crate) fn data_only(command: &'a Command, ins: Ins, len: usize) -> Result<Reader<'a>> {
+        Self::new(command, ins)?.p1p2(0, 0)?.le(None)?.data(len)
+    }
+
+    /// A command with P1 = P2 = `00`, no data and Le exactly `le` (case 2).
+    pub(crate) fn le_only(command: &Command, ins: Ins, le: u8) -> Result<()> {
+        Expect::new(command, ins)?
+            .p1p2(0, 0)?
+            .le(Some(le))?
+            .data(0)
+            .map(drop)
+    }
+
     fn bad_p1p2(&self) -> SpecError {
         SpecError::BadP1P2 {
             command: self.ins.name(),

@@ -12,7 +12,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::bytes::Reader;
-use crate::error::{Result, SpecError};
+use crate::error::{ensure, Result, SpecError};
 
 /// Two decimal digits from one BCD byte.
 fn from_bcd(byte: u8, field: &'static str) -> Result<u8> {
@@ -56,27 +56,9 @@ impl Date {
 
     /// A date, checked as the card checks it: year 0..=9999, month 1..12, day 1..31.
     pub fn new(year: u16, month: u8, day: u8) -> Result<Self> {
-        if year > 9999 {
-            return Err(SpecError::BadValue {
-                field: "year",
-                value: year.into(),
-                reason: "above 9999",
-            });
-        }
-        if !(1..=12).contains(&month) {
-            return Err(SpecError::BadValue {
-                field: "month",
-                value: month.into(),
-                reason: "not 1..12",
-            });
-        }
-        if !(1..=31).contains(&day) {
-            return Err(SpecError::BadValue {
-                field: "day",
-                value: day.into(),
-                reason: "not 1..31",
-            });
-        }
+        ensure(year <= 9999, "year", year, "above 9999")?;
+        ensure((1..=12).contains(&month), "month", month, "not 1..12")?;
+        ensure((1..=31).contains(&day), "day", day, "not 1..31")?;
         Ok(Self { year, month, day })
     }
 
@@ -180,27 +162,9 @@ impl DateTime {
 
     /// A date-time, checked: hour < 24, minute < 60, second < 60.
     pub fn new(date: Date, hour: u8, minute: u8, second: u8) -> Result<Self> {
-        if hour > 23 {
-            return Err(SpecError::BadValue {
-                field: "hour",
-                value: hour.into(),
-                reason: "not 0..23",
-            });
-        }
-        if minute > 59 {
-            return Err(SpecError::BadValue {
-                field: "minute",
-                value: minute.into(),
-                reason: "not 0..59",
-            });
-        }
-        if second > 59 {
-            return Err(SpecError::BadValue {
-                field: "second",
-                value: second.into(),
-                reason: "not 0..59",
-            });
-        }
+        ensure(hour <= 23, "hour", hour, "not 0..23")?;
+        ensure(minute <= 59, "minute", minute, "not 0..59")?;
+        ensure(second <= 59, "second", second, "not 0..59")?;
         Ok(Self {
             date,
             hour,
@@ -316,13 +280,7 @@ impl Mcc {
 
     /// An MCC from its numeric value (0..=9999).
     pub fn new(code: u16) -> Result<Self> {
-        if code > 9999 {
-            return Err(SpecError::BadValue {
-                field: "MCC",
-                value: code.into(),
-                reason: "above 9999",
-            });
-        }
+        ensure(code <= 9999, "MCC", code, "above 9999")?;
         Ok(Self(code))
     }
 
@@ -459,13 +417,12 @@ impl MccAllowlist {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::exact(bytes, Self::LEN, "MCC allowlist")?;
         let count = r.u8()?;
-        if usize::from(count) > Self::SLOTS {
-            return Err(SpecError::BadValue {
-                field: "number of food MCCs",
-                value: count.into(),
-                reason: "not 0..8",
-            });
-        }
+        ensure(
+            usize::from(count) <= Self::SLOTS,
+            "number of food MCCs",
+            count,
+            "not 0..8",
+        )?;
         let mut slots = [[0u8; 2]; 8];
         for slot in slots.iter_mut() {
             *slot = r.array()?;

@@ -92,6 +92,11 @@ pub(crate) fn check_len(data: &[u8], len: usize, what: &'static str) -> Result<(
     }
 }
 
+/// Refuses response data for a command whose response has none.
+pub(crate) fn check_no_data(data: &[u8]) -> Result<()> {
+    check_len(data, 0, "response to a command without response data")
+}
+
 /// Concatenation of byte slices, the `||` of SPEC.md.
 pub(crate) fn concat(parts: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());

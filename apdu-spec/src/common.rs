@@ -46,10 +46,7 @@ impl ContractCommand for GetStatus {
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        Expect::new(command, Self::INS)?
-            .p1p2(0, 0)?
-            .le(Some(0))?
-            .data(0)?;
+        Expect::le_only(command, Self::INS, 0)?;
         Ok(Self)
     }
 }
@@ -68,10 +65,7 @@ impl ContractCommand for GetChallenge {
     /// Le `04` (the SPEC's form); the card also accepts `00`, which is refused here so that
     /// parse and build stay inverses.
     fn from_command(command: &Command) -> Result<Self> {
-        Expect::new(command, Self::INS)?
-            .p1p2(0, 0)?
-            .le(Some(Challenge::LEN as u8))?
-            .data(0)?;
+        Expect::le_only(command, Self::INS, Challenge::LEN as u8)?;
         Ok(Self)
     }
 }
@@ -96,6 +90,92 @@ impl Challenge {
         self.0
     }
 }
+
+/// Defines a PERSONALIZE command type, `84 60 00 00 Lc C MAC_P` (SPEC 1.10): the purse and the
+/// transfer applet differ only in the size of the cryptogram `C` (`$c` bytes).
+macro_rules! personalize_command {
+    ($(#[$meta:meta])* $name:ident, cryptogram: $c:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name {
+            /// `C = CBC_ENC(SK_PERSO_ENC, pad_m2(PD))`.
+            pub cryptogram: [u8; $c],
+            /// `MAC_P = MAC(SK_PERSO_MAC, 84 60 00 00 || C)`.
+            pub mac_p: [u8; 8],
+        }
+
+        impl $crate::apdu::ContractCommand for $name {
+            const INS: $crate::apdu::Ins = $crate::apdu::Ins::Personalize;
+
+            fn to_command(&self) -> $crate::apdu::Command {
+                $crate::apdu::Command::new(Self::INS).fixed_data($crate::bytes::fill::<{ $c + 8 }>(
+                    &[&self.cryptogram, &self.mac_p],
+                ))
+            }
+
+            fn from_command(command: &$crate::apdu::Command) -> $crate::error::Result<Self> {
+                let mut r = $crate::apdu::Expect::data_only(command, Self::INS, $c + 8)?;
+                Ok(Self {
+                    cryptogram: r.array()?,
+                    mac_p: r.array()?,
+                })
+            }
+        }
+    };
+}
+pub(crate) use personalize_command;
+
+/// Defines `$name`, any command of one applet recognised by its `(CLA, INS)`: the enum with one
+/// variant per command type, `from_command`, `parse` and `to_command`. Each listed type's
+/// [`ContractCommand::INS`] selects its variant; any other instruction is
+/// [`SpecError::UnknownCommand`] for `$applet`.
+///
+/// [`SpecError::UnknownCommand`]: crate::SpecError::UnknownCommand
+macro_rules! applet_commands {
+    ($(#[$meta:meta])* $name:ident, $applet:literal, { $($variant:ident($ty:ty),)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum $name {
+            $($variant($ty),)+
+        }
+
+        impl $name {
+            #[doc = concat!("The typed command of a ", $applet, " APDU.")]
+            pub fn from_command(
+                command: &$crate::apdu::Command,
+            ) -> $crate::error::Result<Self> {
+                use $crate::apdu::ContractCommand;
+                let unknown = || $crate::error::SpecError::UnknownCommand {
+                    applet: $applet,
+                    cla: command.cla_byte(),
+                    ins: command.ins_byte(),
+                };
+                let ins = command.instruction().ok_or_else(unknown)?;
+                $(
+                    if ins == <$ty>::INS {
+                        return Ok(Self::$variant(<$ty>::from_command(command)?));
+                    }
+                )+
+                Err(unknown())
+            }
+
+            /// Parses APDU bytes.
+            pub fn parse(bytes: &[u8]) -> $crate::error::Result<Self> {
+                Self::from_command(&$crate::apdu::Command::parse(bytes)?)
+            }
+
+            /// The APDU.
+            pub fn to_command(&self) -> $crate::apdu::Command {
+                use $crate::apdu::ContractCommand;
+                match self {
+                    $(Self::$variant(c) => c.to_command(),)+
+                }
+            }
+        }
+    };
+}
+pub(crate) use applet_commands;
 
 #[cfg(test)]
 mod tests {

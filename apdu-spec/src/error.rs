@@ -174,3 +174,22 @@ pub enum SpecError {
 
 /// Result alias of this crate.
 pub type Result<T> = core::result::Result<T, SpecError>;
+
+/// `Ok(())` when `ok`, else [`SpecError::BadValue`] for `field`: the one shape of every
+/// "this value breaks rule `reason`" check.
+pub(crate) fn ensure(
+    ok: bool,
+    field: &'static str,
+    value: impl Into<u64>,
+    reason: &'static str,
+) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::BadValue {
+            field,
+            value: value.into(),
+            reason,
+        })
+    }
+}

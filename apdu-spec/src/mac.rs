@@ -84,34 +84,54 @@ impl LoadContext {
     }
 }
 
+/// `TAG || SERIAL || PURSE || CTR || fields`: every MAC of a load, purchase or unconnected
+/// load binds the card, the purse and the transaction's counter first (SPEC 1.6–1.8).
+fn card_session_input(
+    tag: u8,
+    serial: &Serial,
+    purse: Purse,
+    counter: u16,
+    fields: &[&[u8]],
+) -> Vec<u8> {
+    let mut out = concat(&[&[tag], &serial.0, &[purse.code()], &counter.to_be_bytes()]);
+    for field in fields {
+        out.extend_from_slice(field);
+    }
+    out
+}
+
 /// Load `MAC1 = MAC(SK_LOAD, 11 || SERIAL || PURSE || CTR || BAL || AMOUNT || TERMINAL ||
 /// EXPIRY)` — 30 bytes; `balance` is the balance before the load.
 pub fn load_mac1_input(load: &LoadContext, balance: Amount) -> Vec<u8> {
-    concat(&[
-        &[0x11],
-        &load.serial.0,
-        &[load.purse.code()],
-        &load.counter.to_be_bytes(),
-        &balance.to_bytes(),
-        &load.amount.to_bytes(),
-        &load.terminal.0,
-        &Date::optional_to_bcd(load.expiry),
-    ])
+    card_session_input(
+        0x11,
+        &load.serial,
+        load.purse,
+        load.counter,
+        &[
+            &balance.to_bytes(),
+            &load.amount.to_bytes(),
+            &load.terminal.0,
+            &Date::optional_to_bcd(load.expiry),
+        ],
+    )
 }
 
 /// Load `MAC2 = MAC(SK_LOAD, 12 || SERIAL || PURSE || CTR || AMOUNT || TERMINAL || EXPIRY ||
 /// DATETIME)` — 33 bytes.
 pub fn load_mac2_input(load: &LoadContext, datetime: DateTime) -> Vec<u8> {
-    concat(&[
-        &[0x12],
-        &load.serial.0,
-        &[load.purse.code()],
-        &load.counter.to_be_bytes(),
-        &load.amount.to_bytes(),
-        &load.terminal.0,
-        &Date::optional_to_bcd(load.expiry),
-        &datetime.to_bcd(),
-    ])
+    card_session_input(
+        0x12,
+        &load.serial,
+        load.purse,
+        load.counter,
+        &[
+            &load.amount.to_bytes(),
+            &load.terminal.0,
+            &Date::optional_to_bcd(load.expiry),
+            &datetime.to_bcd(),
+        ],
+    )
 }
 
 /// What both purchase MACs bind: the card, the purse, the purchase's counter and amount.
@@ -152,17 +172,19 @@ pub fn purchase_mac1_input(
     datetime: DateTime,
     mcc: Mcc,
 ) -> Vec<u8> {
-    concat(&[
-        &[0x21],
-        &purchase.serial.0,
-        &[purchase.purse.code()],
-        &purchase.counter.to_be_bytes(),
-        &purchase.amount.to_bytes(),
-        &sam_id.0,
-        &sam_seq.to_be_bytes(),
-        &datetime.to_bcd(),
-        &mcc.to_bcd(),
-    ])
+    card_session_input(
+        0x21,
+        &purchase.serial,
+        purchase.purse,
+        purchase.counter,
+        &[
+            &purchase.amount.to_bytes(),
+            &sam_id.0,
+            &sam_seq.to_be_bytes(),
+            &datetime.to_bcd(),
+            &mcc.to_bcd(),
+        ],
+    )
 }
 
 /// Purchase `MAC2 = MAC(SK_PURCHASE, 22 || SERIAL || PURSE || CTR || AMOUNT || BALANCE_AFTER ||
@@ -172,15 +194,17 @@ pub fn purchase_mac2_input(
     balance_after: Amount,
     sam_seq: u32,
 ) -> Vec<u8> {
-    concat(&[
-        &[0x22],
-        &purchase.serial.0,
-        &[purchase.purse.code()],
-        &purchase.counter.to_be_bytes(),
-        &purchase.amount.to_bytes(),
-        &balance_after.to_bytes(),
-        &sam_seq.to_be_bytes(),
-    ])
+    card_session_input(
+        0x22,
+        &purchase.serial,
+        purchase.purse,
+        purchase.counter,
+        &[
+            &purchase.amount.to_bytes(),
+            &balance_after.to_bytes(),
+            &sam_seq.to_be_bytes(),
+        ],
+    )
 }
 
 /// Unconnected-load `AUTH = MAC(SK_UNCONNECTED, 41 || SERIAL || PURSE || CTR || AMOUNT ||
@@ -192,14 +216,13 @@ pub fn unconnected_auth_input(
     amount: Amount,
     expiry: Option<Date>,
 ) -> Vec<u8> {
-    concat(&[
-        &[0x41],
-        &serial.0,
-        &[purse.code()],
-        &counter.to_be_bytes(),
-        &amount.to_bytes(),
-        &Date::optional_to_bcd(expiry),
-    ])
+    card_session_input(
+        0x41,
+        serial,
+        purse,
+        counter,
+        &[&amount.to_bytes(), &Date::optional_to_bcd(expiry)],
+    )
 }
 
 /// Unconnected-load `CONFIRM = MAC(SK_UNCONNECTED, 42 || SERIAL || PURSE || CTR || AMOUNT)` —
@@ -210,13 +233,7 @@ pub fn unconnected_confirm_input(
     counter: u16,
     amount: Amount,
 ) -> Vec<u8> {
-    concat(&[
-        &[0x42],
-        &serial.0,
-        &[purse.code()],
-        &counter.to_be_bytes(),
-        &amount.to_bytes(),
-    ])
+    card_session_input(0x42, serial, purse, counter, &[&amount.to_bytes()])
 }
 
 /// `MAC_A = MAC(SK_ADMIN, CLA || INS || P1 || P2 || DATA)`, `DATA` without `MAC_A` (no Lc).

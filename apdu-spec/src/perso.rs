@@ -6,40 +6,19 @@ use zeroize::Zeroizing;
 
 use crate::bcd::MccAllowlist;
 use crate::bytes::Reader;
-use crate::error::{Result, SpecError};
+use crate::error::{ensure, Result};
 use crate::values::{KeyBytes, Limits, PinBlock, Serial};
 
 fn check_serial(serial: &Serial) -> Result<()> {
-    if serial.is_zero() {
-        return Err(SpecError::BadValue {
-            field: "PD SERIAL",
-            value: 0,
-            reason: "all zero",
-        });
-    }
-    Ok(())
+    ensure(!serial.is_zero(), "PD SERIAL", 0u8, "all zero")
 }
 
 fn check_key_version(kv: u8) -> Result<()> {
-    if kv == 0x00 || kv == 0xFF {
-        return Err(SpecError::BadValue {
-            field: "PD KV",
-            value: kv.into(),
-            reason: "not 01..FE",
-        });
-    }
-    Ok(())
+    ensure(kv != 0x00 && kv != 0xFF, "PD KV", kv, "not 01..FE")
 }
 
 fn check_1_to_15(value: u8, field: &'static str) -> Result<()> {
-    if !(1..=15).contains(&value) {
-        return Err(SpecError::BadValue {
-            field,
-            value: value.into(),
-            reason: "not 1..15",
-        });
-    }
-    Ok(())
+    ensure((1..=15).contains(&value), field, value, "not 1..15")
 }
 
 /// The purse card's personalisation data (124 bytes before padding).
@@ -166,10 +145,9 @@ impl TransferPersoData {
 mod tests {
     use super::*;
     use crate::bcd::Mcc;
-    use crate::values::Amount;
+    use crate::values::tests::sample_limits;
 
     pub(crate) fn sample() -> PursePersoData {
-        let a = |v| Amount::new(v).unwrap();
         PursePersoData {
             serial: Serial([0x45, 0x50, 0, 0, 0, 0, 0, 1]),
             key_version: 1,
@@ -177,14 +155,7 @@ mod tests {
             k_purchase: KeyBytes::new([0x22; 16]),
             k_tac: KeyBytes::new([0x33; 16]),
             k_admin: KeyBytes::new([0x44; 16]),
-            limits: Limits {
-                ecash_max_balance: a(1_000_000),
-                ecash_max_amount: a(200_000),
-                food_max_balance: a(500_000),
-                food_max_amount: a(100_000),
-                no_pin_limit: a(50_000),
-                uc_max: a(20_000),
-            },
+            limits: sample_limits(),
             pin: PinBlock::from_digits("1234").unwrap(),
             pin_try_limit: 3,
             uc_limit: 3,

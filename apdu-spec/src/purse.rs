@@ -4,9 +4,9 @@
 
 use crate::apdu::{Command, ContractCommand, Expect, Ins};
 use crate::bcd::{Date, DateTime, Mcc, MccAllowlist};
-use crate::bytes::{concat, fill, Reader};
-use crate::common::{GetChallenge, GetStatus, Select};
-use crate::error::{Result, SpecError};
+use crate::bytes::{check_no_data, concat, fill, Reader};
+use crate::common::{applet_commands, personalize_command, GetChallenge, GetStatus, Select};
+use crate::error::{ensure, Result, SpecError};
 use crate::mac::admin_mac_input;
 use crate::record::{LogEntry, TransactionProof};
 use crate::values::{Amount, Lifecycle, PinBlock, Purse, RecordType, SamId, Serial, TerminalId};
@@ -17,6 +17,52 @@ pub const ALG_3DES_RETAIL_MAC: u8 = 0x01;
 
 fn purse_p1(e: &Expect<'_>) -> Result<Purse> {
     e.p1_as(Purse::try_from)
+}
+
+/// `80 INS purse P2 Lc DATA 00`: the shape of the commands of a load or purchase session.
+fn session_command<const N: usize>(ins: Ins, purse: Purse, p2: u8, data: [u8; N]) -> Command {
+    Command::new(ins)
+        .p1(purse.code())
+        .p2(p2)
+        .fixed_data(data)
+        .le(0)
+}
+
+/// Checks a [`session_command`] — CLA/INS, P2 (`None`: any value, the key version), Le `00`,
+/// P1 a purse, in that order — and returns the purse and a reader over exactly `len` data
+/// bytes.
+fn parse_session_command<'a>(
+    command: &'a Command,
+    ins: Ins,
+    p2: Option<u8>,
+    len: usize,
+) -> Result<(Purse, Reader<'a>)> {
+    let mut e = Expect::new(command, ins)?;
+    if let Some(p2) = p2 {
+        e = e.p2(p2)?;
+    }
+    let e = e.le(Some(0))?;
+    let purse = purse_p1(&e)?;
+    Ok((purse, e.data(len)?))
+}
+
+/// `BAL CTR KV ALG`: the 8 bytes both INITIALIZE responses start with (`ALG` always `01`).
+fn init_response_head(balance: Amount, counter: u16, key_version: u8) -> [u8; 8] {
+    fill(&[
+        &balance.to_bytes(),
+        &counter.to_be_bytes(),
+        &[key_version, ALG_3DES_RETAIL_MAC],
+    ])
+}
+
+/// Reads `BAL CTR KV ALG` (see [`init_response_head`]); `ALG` must be `01`.
+fn read_init_response_head(r: &mut Reader<'_>) -> Result<(Amount, u16, u8)> {
+    let balance = Amount::from_bytes(r.array()?)?;
+    let counter = r.u16()?;
+    let key_version = r.u8()?;
+    let alg = r.u8()?;
+    ensure(alg == ALG_3DES_RETAIL_MAC, "ALG", alg, "only 01 is defined")?;
+    Ok((balance, counter, key_version))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,21 +148,20 @@ impl ContractCommand for InitializeLoad {
     const INS: Ins = Ins::InitializeLoad;
 
     fn to_command(&self) -> Command {
-        Command::new(Self::INS)
-            .p1(self.purse.code())
-            .p2(self.key_version)
-            .fixed_data(fill::<14>(&[
+        session_command(
+            Self::INS,
+            self.purse,
+            self.key_version,
+            fill::<14>(&[
                 &self.amount.to_bytes(),
                 &self.terminal.0,
                 &Date::optional_to_bcd(self.expiry),
-            ]))
-            .le(0)
+            ]),
+        )
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.le(Some(0))?;
-        let purse = purse_p1(&e)?;
-        let mut r = e.data(14)?;
+        let (purse, mut r) = parse_session_command(command, Self::INS, None, 14)?;
         Ok(Self {
             purse,
             key_version: command.p2_byte(),
@@ -149,9 +194,7 @@ impl InitLoadResponse {
     /// The 20 wire bytes (`ALG` is always `01`).
     pub fn to_bytes(&self) -> [u8; 20] {
         fill(&[
-            &self.balance.to_bytes(),
-            &self.counter.to_be_bytes(),
-            &[self.key_version, ALG_3DES_RETAIL_MAC],
+            &init_response_head(self.balance, self.counter, self.key_version),
             &self.rnd,
             &self.mac1,
         ])
@@ -160,10 +203,7 @@ impl InitLoadResponse {
     /// From the 20 wire bytes.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::exact(bytes, Self::LEN, "INITIALIZE LOAD response")?;
-        let balance = Amount::from_bytes(r.array()?)?;
-        let counter = r.u16()?;
-        let key_version = r.u8()?;
-        check_alg(r.u8()?)?;
+        let (balance, counter, key_version) = read_init_response_head(&mut r)?;
         Ok(Self {
             balance,
             counter,
@@ -172,17 +212,6 @@ impl InitLoadResponse {
             mac1: r.array()?,
         })
     }
-}
-
-fn check_alg(alg: u8) -> Result<()> {
-    if alg != ALG_3DES_RETAIL_MAC {
-        return Err(SpecError::BadValue {
-            field: "ALG",
-            value: alg.into(),
-            reason: "only 01 is defined",
-        });
-    }
-    Ok(())
 }
 
 /// CREDIT LOAD `80 52 purse 00 0F DATETIME MAC2 00` → [`CreditLoadResponse`].
@@ -200,16 +229,16 @@ impl ContractCommand for CreditLoad {
     const INS: Ins = Ins::CreditLoad;
 
     fn to_command(&self) -> Command {
-        Command::new(Self::INS)
-            .p1(self.purse.code())
-            .fixed_data(fill::<15>(&[&self.datetime.to_bcd(), &self.mac2]))
-            .le(0)
+        session_command(
+            Self::INS,
+            self.purse,
+            0,
+            fill::<15>(&[&self.datetime.to_bcd(), &self.mac2]),
+        )
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p2(0)?.le(Some(0))?;
-        let purse = purse_p1(&e)?;
-        let mut r = e.data(15)?;
+        let (purse, mut r) = parse_session_command(command, Self::INS, Some(0), 15)?;
         Ok(Self {
             purse,
             datetime: DateTime::from_bcd(r.array()?)?,
@@ -266,17 +295,16 @@ impl ContractCommand for InitializePurchase {
     const INS: Ins = Ins::InitializePurchase;
 
     fn to_command(&self) -> Command {
-        Command::new(Self::INS)
-            .p1(self.purse.code())
-            .p2(self.key_version)
-            .fixed_data(fill::<10>(&[&self.amount.to_bytes(), &self.sam_id.0]))
-            .le(0)
+        session_command(
+            Self::INS,
+            self.purse,
+            self.key_version,
+            fill::<10>(&[&self.amount.to_bytes(), &self.sam_id.0]),
+        )
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.le(Some(0))?;
-        let purse = purse_p1(&e)?;
-        let mut r = e.data(10)?;
+        let (purse, mut r) = parse_session_command(command, Self::INS, None, 10)?;
         Ok(Self {
             purse,
             key_version: command.p2_byte(),
@@ -306,9 +334,7 @@ impl InitPurchaseResponse {
     /// The 12 wire bytes (`ALG` is always `01`).
     pub fn to_bytes(&self) -> [u8; 12] {
         fill(&[
-            &self.balance.to_bytes(),
-            &self.counter.to_be_bytes(),
-            &[self.key_version, ALG_3DES_RETAIL_MAC],
+            &init_response_head(self.balance, self.counter, self.key_version),
             &self.rnd,
         ])
     }
@@ -316,10 +342,7 @@ impl InitPurchaseResponse {
     /// From the 12 wire bytes.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::exact(bytes, Self::LEN, "INITIALIZE PURCHASE response")?;
-        let balance = Amount::from_bytes(r.array()?)?;
-        let counter = r.u16()?;
-        let key_version = r.u8()?;
-        check_alg(r.u8()?)?;
+        let (balance, counter, key_version) = read_init_response_head(&mut r)?;
         Ok(Self {
             balance,
             counter,
@@ -348,21 +371,21 @@ impl ContractCommand for DebitPurchase {
     const INS: Ins = Ins::DebitPurchase;
 
     fn to_command(&self) -> Command {
-        Command::new(Self::INS)
-            .p1(self.purse.code())
-            .fixed_data(fill::<21>(&[
+        session_command(
+            Self::INS,
+            self.purse,
+            0,
+            fill::<21>(&[
                 &self.sam_seq.to_be_bytes(),
                 &self.datetime.to_bcd(),
                 &self.mcc.to_bcd(),
                 &self.mac1,
-            ]))
-            .le(0)
+            ]),
+        )
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p2(0)?.le(Some(0))?;
-        let purse = purse_p1(&e)?;
-        let mut r = e.data(21)?;
+        let (purse, mut r) = parse_session_command(command, Self::INS, Some(0), 21)?;
         Ok(Self {
             purse,
             sam_seq: r.u32()?,
@@ -427,21 +450,21 @@ impl ContractCommand for UnconnectedLoad {
     const INS: Ins = Ins::UnconnectedLoad;
 
     fn to_command(&self) -> Command {
-        Command::new(Self::INS)
-            .p1(self.purse.code())
-            .fixed_data(fill::<19>(&[
+        session_command(
+            Self::INS,
+            self.purse,
+            0,
+            fill::<19>(&[
                 &self.amount.to_bytes(),
                 &Date::optional_to_bcd(self.expiry),
                 &self.datetime.to_bcd(),
                 &self.auth_code.to_be_bytes(),
-            ]))
-            .le(0)
+            ]),
+        )
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p2(0)?.le(Some(0))?;
-        let purse = purse_p1(&e)?;
-        let mut r = e.data(19)?;
+        let (purse, mut r) = parse_session_command(command, Self::INS, Some(0), 19)?;
         Ok(Self {
             purse,
             amount: Amount::from_bytes(r.array()?)?,
@@ -475,13 +498,12 @@ impl UnconnectedLoadResponse {
         let mut r = Reader::exact(bytes, Self::LEN, "UNCONNECTED LOAD response")?;
         let balance = Amount::from_bytes(r.array()?)?;
         let confirm_code = r.u32()?;
-        if confirm_code >= crate::mac::CODE8_MODULUS {
-            return Err(SpecError::BadValue {
-                field: "CONFIRM",
-                value: confirm_code.into(),
-                reason: "not an 8-digit code",
-            });
-        }
+        ensure(
+            confirm_code < crate::mac::CODE8_MODULUS,
+            "CONFIRM",
+            confirm_code,
+            "not an 8-digit code",
+        )?;
         Ok(Self {
             balance,
             confirm_code,
@@ -557,32 +579,11 @@ impl ContractCommand for ChangePin {
 // ---------------------------------------------------------------------------------------------
 // Personalisation (2.13)
 
-/// PERSONALIZE (purse) `84 60 00 00 88 C(128) MAC_P(8)`; `C` encrypts the 124-byte
-/// [`crate::PursePersoData`] padded to 128.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PersonalizePurse {
-    /// `C = CBC_ENC(SK_PERSO_ENC, pad_m2(PD))`.
-    pub cryptogram: [u8; 128],
-    /// `MAC_P = MAC(SK_PERSO_MAC, 84 60 00 00 || C)`.
-    pub mac_p: [u8; 8],
-}
-
-impl ContractCommand for PersonalizePurse {
-    const INS: Ins = Ins::Personalize;
-
-    fn to_command(&self) -> Command {
-        Command::new(Self::INS).fixed_data(fill::<136>(&[&self.cryptogram, &self.mac_p]))
-    }
-
-    fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p1p2(0, 0)?.le(None)?;
-        let mut r = e.data(136)?;
-        Ok(Self {
-            cryptogram: r.array()?,
-            mac_p: r.array()?,
-        })
-    }
-}
+personalize_command!(
+    /// PERSONALIZE (purse) `84 60 00 00 88 C(128) MAC_P(8)`; `C` encrypts the 124-byte
+    /// [`crate::PursePersoData`] padded to 128.
+    PersonalizePurse, cryptogram: 128
+);
 
 // ---------------------------------------------------------------------------------------------
 // Issuer commands (2.11)
@@ -621,9 +622,8 @@ impl ContractCommand for ApplicationBlock {
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p1p2(0, 0)?.le(None)?;
         Ok(Self {
-            mac_a: e.data(8)?.array()?,
+            mac_a: Expect::data_only(command, Self::INS, 8)?.array()?,
         })
     }
 }
@@ -749,8 +749,7 @@ impl ContractCommand for SetLimits {
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p1p2(0, 0)?.le(None)?;
-        let mut r = e.data(32)?;
+        let mut r = Expect::data_only(command, Self::INS, 32)?;
         Ok(Self {
             limits: Limits::parse(r.bytes(Limits::LEN)?)?,
             mac_a: r.array()?,
@@ -895,101 +894,28 @@ impl PurseStatus {
 // ---------------------------------------------------------------------------------------------
 // Any purse command
 
-/// Any command of the purse applet, recognised by its `(CLA, INS)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum PurseCommand {
-    Select(Select),
-    GetStatus(GetStatus),
-    ReadLog(ReadLog),
-    InitializeLoad(InitializeLoad),
-    CreditLoad(CreditLoad),
-    InitializePurchase(InitializePurchase),
-    DebitPurchase(DebitPurchase),
-    GetTransactionProof(GetTransactionProof),
-    UnconnectedLoad(UnconnectedLoad),
-    VerifyPin(VerifyPin),
-    ChangePin(ChangePin),
-    GetChallenge(GetChallenge),
-    Personalize(PersonalizePurse),
-    ApplicationBlock(ApplicationBlock),
-    ApplicationUnblock(ApplicationUnblock),
-    PinUnblock(PinUnblock),
-    SetLimits(SetLimits),
-}
-
-impl PurseCommand {
-    /// The typed command of a purse APDU.
-    pub fn from_command(command: &Command) -> Result<Self> {
-        let unknown = || SpecError::UnknownCommand {
-            applet: "purse applet",
-            cla: command.cla_byte(),
-            ins: command.ins_byte(),
-        };
-        let ins = command.instruction().ok_or_else(unknown)?;
-        Ok(match ins {
-            Ins::Select => Self::Select(Select::from_command(command)?),
-            Ins::GetStatus => Self::GetStatus(GetStatus::from_command(command)?),
-            Ins::ReadLog => Self::ReadLog(ReadLog::from_command(command)?),
-            Ins::InitializeLoad => Self::InitializeLoad(InitializeLoad::from_command(command)?),
-            Ins::CreditLoad => Self::CreditLoad(CreditLoad::from_command(command)?),
-            Ins::InitializePurchase => {
-                Self::InitializePurchase(InitializePurchase::from_command(command)?)
-            }
-            Ins::DebitPurchase => Self::DebitPurchase(DebitPurchase::from_command(command)?),
-            Ins::GetTransactionProof => {
-                Self::GetTransactionProof(GetTransactionProof::from_command(command)?)
-            }
-            Ins::UnconnectedLoad => Self::UnconnectedLoad(UnconnectedLoad::from_command(command)?),
-            Ins::VerifyPin => Self::VerifyPin(VerifyPin::from_command(command)?),
-            Ins::ChangePin => Self::ChangePin(ChangePin::from_command(command)?),
-            Ins::GetChallenge => Self::GetChallenge(GetChallenge::from_command(command)?),
-            Ins::Personalize => Self::Personalize(PersonalizePurse::from_command(command)?),
-            Ins::ApplicationBlock => {
-                Self::ApplicationBlock(ApplicationBlock::from_command(command)?)
-            }
-            Ins::ApplicationUnblock => {
-                Self::ApplicationUnblock(ApplicationUnblock::from_command(command)?)
-            }
-            Ins::PinUnblock => Self::PinUnblock(PinUnblock::from_command(command)?),
-            Ins::SetLimits => Self::SetLimits(SetLimits::from_command(command)?),
-            Ins::WriteBatch
-            | Ins::FinishBatch
-            | Ins::ReadBatch
-            | Ins::ClearBatch
-            | Ins::ReadAck
-            | Ins::GetResponse => return Err(unknown()),
-        })
+applet_commands!(
+    /// Any command of the purse applet, recognised by its `(CLA, INS)`.
+    PurseCommand, "purse applet", {
+        Select(Select),
+        GetStatus(GetStatus),
+        ReadLog(ReadLog),
+        InitializeLoad(InitializeLoad),
+        CreditLoad(CreditLoad),
+        InitializePurchase(InitializePurchase),
+        DebitPurchase(DebitPurchase),
+        GetTransactionProof(GetTransactionProof),
+        UnconnectedLoad(UnconnectedLoad),
+        VerifyPin(VerifyPin),
+        ChangePin(ChangePin),
+        GetChallenge(GetChallenge),
+        Personalize(PersonalizePurse),
+        ApplicationBlock(ApplicationBlock),
+        ApplicationUnblock(ApplicationUnblock),
+        PinUnblock(PinUnblock),
+        SetLimits(SetLimits),
     }
-
-    /// Parses APDU bytes.
-    pub fn parse(bytes: &[u8]) -> Result<Self> {
-        Self::from_command(&Command::parse(bytes)?)
-    }
-
-    /// The APDU.
-    pub fn to_command(&self) -> Command {
-        match self {
-            Self::Select(c) => c.to_command(),
-            Self::GetStatus(c) => c.to_command(),
-            Self::ReadLog(c) => c.to_command(),
-            Self::InitializeLoad(c) => c.to_command(),
-            Self::CreditLoad(c) => c.to_command(),
-            Self::InitializePurchase(c) => c.to_command(),
-            Self::DebitPurchase(c) => c.to_command(),
-            Self::GetTransactionProof(c) => c.to_command(),
-            Self::UnconnectedLoad(c) => c.to_command(),
-            Self::VerifyPin(c) => c.to_command(),
-            Self::ChangePin(c) => c.to_command(),
-            Self::GetChallenge(c) => c.to_command(),
-            Self::Personalize(c) => c.to_command(),
-            Self::ApplicationBlock(c) => c.to_command(),
-            Self::ApplicationUnblock(c) => c.to_command(),
-            Self::PinUnblock(c) => c.to_command(),
-            Self::SetLimits(c) => c.to_command(),
-        }
-    }
-}
+);
 
 /// A parsed purse response body, chosen by the command it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1036,7 +962,7 @@ impl PurseResponse {
             | PurseCommand::ApplicationUnblock(_)
             | PurseCommand::PinUnblock(_)
             | PurseCommand::SetLimits(_) => {
-                crate::bytes::check_len(data, 0, "response to a command without response data")?;
+                check_no_data(data)?;
                 Self::Empty
             }
         })

@@ -7,7 +7,7 @@
 
 use crate::bcd::{DateTime, Mcc};
 use crate::bytes::{fill, Reader};
-use crate::error::{Result, SpecError};
+use crate::error::{ensure, Result};
 use crate::values::{Amount, Purse, RecordType, Serial};
 
 /// `REC`: one completed load, unconnected load or purchase.
@@ -80,13 +80,12 @@ impl TransactionRecord {
             mcc: Mcc::from_bcd(r.array()?)?,
             flags: r.u8()?,
         };
-        if record.flags & !Self::FLAG_PIN_VERIFIED != 0 {
-            return Err(SpecError::BadValue {
-                field: "REC FLAGS",
-                value: record.flags.into(),
-                reason: "bits other than bit 0 set",
-            });
-        }
+        ensure(
+            record.flags & !Self::FLAG_PIN_VERIFIED == 0,
+            "REC FLAGS",
+            record.flags,
+            "bits other than bit 0 set",
+        )?;
         Ok(record)
     }
 }
@@ -197,6 +196,7 @@ impl SettlementRecord {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::error::SpecError;
 
     /// A purchase record written out by hand from the SPEC 1.5 table.
     pub(crate) const PURCHASE_REC: [u8; 32] = [

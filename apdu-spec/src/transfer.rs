@@ -5,9 +5,11 @@
 
 use crate::apdu::{Command, ContractCommand, Expect, Ins};
 use crate::bcd::DateTime;
-use crate::bytes::{concat, fill, Reader};
-use crate::common::{Challenge, GetChallenge, GetStatus, Select};
-use crate::error::{Result, SpecError};
+use crate::bytes::{check_no_data, concat, fill, Reader};
+use crate::common::{
+    applet_commands, personalize_command, Challenge, GetChallenge, GetStatus, Select,
+};
+use crate::error::{ensure, Result, SpecError};
 use crate::record::SettlementRecord;
 use crate::values::{BatchState, Lifecycle, SamId, Serial};
 
@@ -77,13 +79,12 @@ impl BatchHeader {
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let format = r.u8()?;
-        if format != BATCH_FORMAT_V1 {
-            return Err(SpecError::BadValue {
-                field: "batch FORMAT",
-                value: format.into(),
-                reason: "only 01 is defined",
-            });
-        }
+        ensure(
+            format == BATCH_FORMAT_V1,
+            "batch FORMAT",
+            format,
+            "only 01 is defined",
+        )?;
         Ok(Self {
             sam_id: SamId(r.array()?),
             batch_no: r.u32()?,
@@ -124,13 +125,12 @@ impl Batch {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::at_least(bytes, BatchHeader::LEN + 8, "batch")?;
         let header = BatchHeader::read(&mut r)?;
-        if header.batch_len() != bytes.len() as u64 {
-            return Err(SpecError::BadValue {
-                field: "batch length",
-                value: bytes.len() as u64,
-                reason: "not 50 + 48 × N + 8 for the header's N",
-            });
-        }
+        ensure(
+            header.batch_len() == bytes.len() as u64,
+            "batch length",
+            bytes.len() as u64,
+            "not 50 + 48 × N + 8 for the header's N",
+        )?;
         let mut records = Vec::new();
         for _ in 0..header.record_count() {
             records.push(SettlementRecord::read(&mut r)?);
@@ -289,32 +289,11 @@ impl TransferStatus {
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-/// PERSONALIZE (transfer) `84 60 00 00 28 C(32) MAC_P(8)`; `C` encrypts the 25-byte
-/// [`crate::TransferPersoData`] padded to 32.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PersonalizeTransfer {
-    /// `C = CBC_ENC(SK_PERSO_ENC, pad_m2(PD))`.
-    pub cryptogram: [u8; 32],
-    /// `MAC_P = MAC(SK_PERSO_MAC, 84 60 00 00 || C)`.
-    pub mac_p: [u8; 8],
-}
-
-impl ContractCommand for PersonalizeTransfer {
-    const INS: Ins = Ins::Personalize;
-
-    fn to_command(&self) -> Command {
-        Command::new(Self::INS).fixed_data(fill::<40>(&[&self.cryptogram, &self.mac_p]))
-    }
-
-    fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p1p2(0, 0)?.le(None)?;
-        let mut r = e.data(40)?;
-        Ok(Self {
-            cryptogram: r.array()?,
-            mac_p: r.array()?,
-        })
-    }
-}
+personalize_command!(
+    /// PERSONALIZE (transfer) `84 60 00 00 28 C(32) MAC_P(8)`; `C` encrypts the 25-byte
+    /// [`crate::TransferPersoData`] padded to 32.
+    PersonalizeTransfer, cryptogram: 32
+);
 
 /// WRITE BATCH `80 82 offset Lc chunk`: chunk of 1..=240 bytes at byte `offset` (P1P2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -397,9 +376,8 @@ impl ContractCommand for FinishBatch {
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p1p2(0, 0)?.le(None)?;
         Ok(Self {
-            length: e.data(2)?.u16()?,
+            length: Expect::data_only(command, Self::INS, 2)?.u16()?,
         })
     }
 }
@@ -466,8 +444,7 @@ impl ContractCommand for ClearBatch {
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        let e = Expect::new(command, Self::INS)?.p1p2(0, 0)?.le(None)?;
-        let mut r = e.data(50)?;
+        let mut r = Expect::data_only(command, Self::INS, 50)?;
         Ok(Self {
             ack: AckData::read(&mut r)?,
             ack_sam: r.array()?,
@@ -488,71 +465,25 @@ impl ContractCommand for ReadAck {
     }
 
     fn from_command(command: &Command) -> Result<Self> {
-        Expect::new(command, Self::INS)?
-            .p1p2(0, 0)?
-            .le(Some(0))?
-            .data(0)?;
+        Expect::le_only(command, Self::INS, 0)?;
         Ok(Self)
     }
 }
 
-/// Any command of the transfer applet, recognised by its `(CLA, INS)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum TransferCommand {
-    Select(Select),
-    GetStatus(GetStatus),
-    GetChallenge(GetChallenge),
-    Personalize(PersonalizeTransfer),
-    WriteBatch(WriteBatch),
-    FinishBatch(FinishBatch),
-    ReadBatch(ReadBatch),
-    ClearBatch(ClearBatch),
-    ReadAck(ReadAck),
-}
-
-impl TransferCommand {
-    /// The typed command of a transfer APDU.
-    pub fn from_command(command: &Command) -> Result<Self> {
-        let unknown = || SpecError::UnknownCommand {
-            applet: "transfer applet",
-            cla: command.cla_byte(),
-            ins: command.ins_byte(),
-        };
-        Ok(match command.instruction().ok_or_else(unknown)? {
-            Ins::Select => Self::Select(Select::from_command(command)?),
-            Ins::GetStatus => Self::GetStatus(GetStatus::from_command(command)?),
-            Ins::GetChallenge => Self::GetChallenge(GetChallenge::from_command(command)?),
-            Ins::Personalize => Self::Personalize(PersonalizeTransfer::from_command(command)?),
-            Ins::WriteBatch => Self::WriteBatch(WriteBatch::from_command(command)?),
-            Ins::FinishBatch => Self::FinishBatch(FinishBatch::from_command(command)?),
-            Ins::ReadBatch => Self::ReadBatch(ReadBatch::from_command(command)?),
-            Ins::ClearBatch => Self::ClearBatch(ClearBatch::from_command(command)?),
-            Ins::ReadAck => Self::ReadAck(ReadAck::from_command(command)?),
-            _ => return Err(unknown()),
-        })
+applet_commands!(
+    /// Any command of the transfer applet, recognised by its `(CLA, INS)`.
+    TransferCommand, "transfer applet", {
+        Select(Select),
+        GetStatus(GetStatus),
+        GetChallenge(GetChallenge),
+        Personalize(PersonalizeTransfer),
+        WriteBatch(WriteBatch),
+        FinishBatch(FinishBatch),
+        ReadBatch(ReadBatch),
+        ClearBatch(ClearBatch),
+        ReadAck(ReadAck),
     }
-
-    /// Parses APDU bytes.
-    pub fn parse(bytes: &[u8]) -> Result<Self> {
-        Self::from_command(&Command::parse(bytes)?)
-    }
-
-    /// The APDU.
-    pub fn to_command(&self) -> Command {
-        match self {
-            Self::Select(c) => c.to_command(),
-            Self::GetStatus(c) => c.to_command(),
-            Self::GetChallenge(c) => c.to_command(),
-            Self::Personalize(c) => c.to_command(),
-            Self::WriteBatch(c) => c.to_command(),
-            Self::FinishBatch(c) => c.to_command(),
-            Self::ReadBatch(c) => c.to_command(),
-            Self::ClearBatch(c) => c.to_command(),
-            Self::ReadAck(c) => c.to_command(),
-        }
-    }
-}
+);
 
 /// A parsed transfer response body, chosen by the command it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -592,7 +523,7 @@ impl TransferResponse {
             | TransferCommand::WriteBatch(_)
             | TransferCommand::FinishBatch(_)
             | TransferCommand::ClearBatch(_) => {
-                crate::bytes::check_len(data, 0, "response to a command without response data")?;
+                check_no_data(data)?;
                 Self::Empty
             }
         })

@@ -8,7 +8,7 @@ use core::str::FromStr;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::bytes::{hex_upper, parse_hex_array, Reader};
-use crate::error::{Result, SpecError};
+use crate::error::{ensure, Result, SpecError};
 
 macro_rules! byte_enum {
     ($(#[$meta:meta])* $name:ident, $err:ident, { $($(#[$vmeta:meta])* $variant:ident = $value:literal,)+ }) => {
@@ -479,13 +479,7 @@ impl Limits {
                 self.food_max_balance,
             ),
         ] {
-            if amount > balance {
-                return Err(SpecError::BadValue {
-                    field,
-                    value: amount.get().into(),
-                    reason: "above MAX_BALANCE",
-                });
-            }
+            ensure(amount <= balance, field, amount.get(), "above MAX_BALANCE")?;
         }
         Ok(())
     }
@@ -524,8 +518,21 @@ impl Limits {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Limits that pass [`Limits::validate`], shared by the unit tests of this crate.
+    pub(crate) fn sample_limits() -> Limits {
+        let a = |v| Amount::new(v).unwrap();
+        Limits {
+            ecash_max_balance: a(1_000_000),
+            ecash_max_amount: a(200_000),
+            food_max_balance: a(500_000),
+            food_max_amount: a(100_000),
+            no_pin_limit: a(50_000),
+            uc_max: a(20_000),
+        }
+    }
 
     #[test]
     fn byte_enums_round_trip_and_refuse_unknown() {
@@ -627,14 +634,7 @@ mod tests {
     #[test]
     fn limits_round_trip_and_rules() {
         let a = |v| Amount::new(v).unwrap();
-        let limits = Limits {
-            ecash_max_balance: a(1_000_000),
-            ecash_max_amount: a(200_000),
-            food_max_balance: a(500_000),
-            food_max_amount: a(100_000),
-            no_pin_limit: a(50_000),
-            uc_max: a(20_000),
-        };
+        let limits = sample_limits();
         let bytes = limits.to_bytes();
         assert_eq!(
             &bytes[..8],

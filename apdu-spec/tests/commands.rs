@@ -2,27 +2,13 @@
 //! back, and put through the malformed classes (wrong CLA, Le dropped, Lc/data off by one,
 //! truncated, bad P1/P2, invalid field values).
 
-use apdu_spec::*;
+mod common;
 
-const SERIAL: Serial = Serial([0x45, 0x50, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01]);
+use apdu_spec::*;
+use common::{amount, dt, expiry, h, SERIAL};
+
 const TERMINAL: TerminalId = TerminalId(*b"TELLR1"); // 54 45 4C 4C 52 31
 const SAM: SamId = SamId(*b"SAM001"); // 53 41 4D 30 30 31
-
-fn amount(v: u32) -> Amount {
-    Amount::new(v).unwrap()
-}
-
-fn dt() -> DateTime {
-    "2026-11-23T14:30:00".parse().unwrap()
-}
-
-fn expiry() -> Date {
-    "2026-12-31".parse().unwrap()
-}
-
-fn h(s: &str) -> Vec<u8> {
-    hex::decode(s.replace(' ', "")).unwrap()
-}
 
 /// Builds, parses back, and checks the malformed classes every command shares.
 fn check<C>(command: C, expected: &str, applet: Applet) -> Vec<u8>

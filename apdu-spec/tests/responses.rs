@@ -1,19 +1,10 @@
 //! Every response parser against bytes written out by hand from SPEC.md, both ways, and each
 //! malformed class: too short, too long, field values the contract forbids.
 
+mod common;
+
 use apdu_spec::*;
-
-fn h(s: &str) -> Vec<u8> {
-    hex::decode(s.replace(' ', "")).unwrap()
-}
-
-fn amount(v: u32) -> Amount {
-    Amount::new(v).unwrap()
-}
-
-fn dt() -> DateTime {
-    "2026-11-23T14:30:00".parse().unwrap()
-}
+use common::{amount, dt, h};
 
 /// Too short and too long are refused with the matching error.
 fn check_lengths<T: std::fmt::Debug>(good: &[u8], parse: impl Fn(&[u8]) -> Result<T>) {

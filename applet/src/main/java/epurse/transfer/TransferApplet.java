@@ -1,5 +1,9 @@
 package epurse.transfer;
 
+import epurse.common.Bcd;
+import epurse.common.Des3;
+import epurse.common.Perso;
+import epurse.common.StatusWords;
 import javacard.framework.AID;
 import javacard.framework.APDU;
 import javacard.framework.APDUException;
@@ -20,6 +24,9 @@ import javacard.security.RandomData;
  * EMPTY -> WRITING (WRITE BATCH chunks) -> SEALED (FINISH BATCH) -> ACKED (CLEAR BATCH with the
  * back office's acknowledgement) -> WRITING (the next batch).
  *
+ * The 3DES work (retail MAC, EMVA session keys, personalisation) and the status words are
+ * those of {@code epurse.common}, shared with the purse applet.
+ *
  * Java Card classic subset only; every allocation happens in the constructor.
  */
 public class TransferApplet extends Applet {
@@ -39,19 +46,6 @@ public class TransferApplet extends Applet {
     static final byte INS_CLEAR_BATCH = (byte) 0x88;
     static final byte INS_READ_ACK = (byte) 0x8A;
 
-    // ---- Status words of SPEC section 5 that this applet uses ----
-    static final short SW_CONDITIONS = ISO7816.SW_CONDITIONS_NOT_SATISFIED;      // 6985
-    static final short SW_BAD_DATA = ISO7816.SW_WRONG_DATA;                      // 6A80
-    static final short SW_NO_SPACE = ISO7816.SW_FILE_FULL;                       // 6A84
-    static final short SW_BAD_P1P2 = ISO7816.SW_INCORRECT_P1P2;                  // 6A86
-    static final short SW_NOT_FOUND = (short) 0x6A88;                            // 6A88
-    static final short SW_WRONG_LENGTH = ISO7816.SW_WRONG_LENGTH;                // 6700
-    static final short SW_BAD_INS = ISO7816.SW_INS_NOT_SUPPORTED;                // 6D00
-    static final short SW_BAD_CLA = ISO7816.SW_CLA_NOT_SUPPORTED;                // 6E00
-    static final short SW_INTERNAL = ISO7816.SW_UNKNOWN;                         // 6F00
-    static final short SW_MAC_INVALID = (short) 0x9302;                          // 9302
-    static final short SW_APP_NOT_FOUND = ISO7816.SW_FILE_NOT_FOUND;             // 6A82
-
     // ---- Lifecycle and batch states ----
     static final byte LIFECYCLE_BLANK = (byte) 0x01;
     static final byte LIFECYCLE_ACTIVE = (byte) 0x02;
@@ -69,6 +63,7 @@ public class TransferApplet extends Applet {
     static final short CAPACITY = (short) 8192;
     static final short MAX_CHUNK = (short) 240;
     static final short SERIAL_LENGTH = (short) 8;
+    static final short KEY_LENGTH = (short) 16;
     static final short RND_LENGTH = (short) 4;
     static final short MAC_LENGTH = (short) 8;
     static final byte[] VERSION = {(byte) 0x01, (byte) 0x00};
@@ -98,8 +93,6 @@ public class TransferApplet extends Applet {
     static final short PD_XSERIAL = (short) 0;
     static final short PD_KV = (short) 8;
     static final short PD_KXFER = (short) 9;
-    static final byte TT_PERSO_MAC = (byte) 0x05;
-    static final byte TT_PERSO_ENC = (byte) 0x06;
 
     static final short STATUS_LENGTH = (short) 14;
 
@@ -114,13 +107,10 @@ public class TransferApplet extends Applet {
     private static final short SESSION_LENGTH = (short) 5;
     private final byte[] session;
 
-    // Scratch layout: a MAC message (51 bytes + padding) then derived keys and the decrypted PD.
-    private static final short SCRATCH_MSG = (short) 0;     // 64
-    private static final short SCRATCH_MAC = (short) 64;    // 8
-    private static final short SCRATCH_D = (short) 72;      // 8
-    private static final short SCRATCH_KEY = (short) 80;    // 16
-    private static final short SCRATCH_PD = (short) 96;     // 32
-    private static final short SCRATCH_LENGTH = (short) 128;
+    // Scratch for PERSONALIZE: the decrypted PD and a session key (MACs are streamed, not copied).
+    private static final short SCRATCH_PD = (short) 0;      // 32
+    private static final short SCRATCH_KEY = (short) 32;    // 16
+    private static final short SCRATCH_LENGTH = (short) 48;
     private final byte[] scratch;
 
     // ---- Persistent state ----
@@ -128,9 +118,8 @@ public class TransferApplet extends Applet {
     private byte keyVersion;
     private final byte[] xserial;
     private final DESKey transportKey;
-    /** K_XFER kept as its two single-DES halves: the retail MAC is all it is used for. */
-    private final DESKey xferK1;
-    private final DESKey xferK2;
+    /** K_XFER: the key of ACK_CARD. */
+    private final DESKey kXfer;
 
     private byte batchState;
     /** Bytes committed in the batch buffer: written so far (WRITING) or the whole batch (SEALED). */
@@ -139,7 +128,7 @@ public class TransferApplet extends Applet {
     /** ACKDATA || ACK_SAM of the last cleared batch (valid in ACKED). */
     private final byte[] ack;
 
-    private final TransferCrypto crypto;
+    private final Des3 des;
     private final RandomData random;
 
     /**
@@ -153,9 +142,8 @@ public class TransferApplet extends Applet {
         batch = new byte[CAPACITY];
         ack = new byte[ACK_LENGTH];
         transportKey = (DESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_DES, KeyBuilder.LENGTH_DES3_2KEY, false);
-        xferK1 = (DESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_DES, KeyBuilder.LENGTH_DES, false);
-        xferK2 = (DESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_DES, KeyBuilder.LENGTH_DES, false);
-        crypto = new TransferCrypto();
+        kXfer = (DESKey) KeyBuilder.buildKey(KeyBuilder.TYPE_DES, KeyBuilder.LENGTH_DES3_2KEY, false);
+        des = new Des3();
         random = RandomData.getInstance(RandomData.ALG_SECURE_RANDOM);
 
         short keyOffset = transportKeyOffset(bArray, bOffset, bLength);
@@ -196,18 +184,18 @@ public class TransferApplet extends Applet {
                         if (la == 0) {
                             return -1;
                         }
-                        if (la == TransferCrypto.KEY_LENGTH) {
+                        if (la == KEY_LENGTH) {
                             return (short) (p + 1);
                         }
-                        ISOException.throwIt(SW_BAD_DATA);
+                        ISOException.throwIt(StatusWords.BAD_DATA);
                     }
                 }
             }
         }
-        if (bLength == TransferCrypto.KEY_LENGTH) {
+        if (bLength == KEY_LENGTH) {
             return bOffset;
         }
-        ISOException.throwIt(SW_BAD_DATA);
+        ISOException.throwIt(StatusWords.BAD_DATA);
         return -1;
     }
 
@@ -236,15 +224,16 @@ public class TransferApplet extends Applet {
             sw = e.getReason();
         } catch (APDUException e) {
             // Only length problems reach the APDU layer (Le shorter than the response etc.).
-            sw = SW_WRONG_LENGTH;
+            sw = StatusWords.WRONG_LENGTH;
         } catch (Exception e) {
-            sw = SW_INTERNAL;
+            sw = StatusWords.INTERNAL;
         }
         if (sw != 0) {
             if (JCSystem.getTransactionDepth() != 0) {
                 JCSystem.abortTransaction();
             }
             Util.arrayFillNonAtomic(scratch, (short) 0, SCRATCH_LENGTH, (byte) 0);
+            des.clear();
             ISOException.throwIt(sw);
         }
     }
@@ -261,7 +250,7 @@ public class TransferApplet extends Applet {
             case INS_SELECT:
                 requireClass(cla, CLA_ISO);
                 // A SELECT the runtime did not resolve to this applet: nothing to select here.
-                ISOException.throwIt(SW_APP_NOT_FOUND);
+                ISOException.throwIt(StatusWords.FILE_NOT_FOUND);
                 break;
             case INS_GET_CHALLENGE: // == INS_FINISH_BATCH
                 if (cla == CLA_ISO) {
@@ -296,13 +285,13 @@ public class TransferApplet extends Applet {
                 readAck(apdu);
                 break;
             default:
-                ISOException.throwIt(SW_BAD_INS);
+                ISOException.throwIt(StatusWords.BAD_INS);
         }
     }
 
     private static void requireClass(byte cla, byte expected) {
         if (cla != expected) {
-            ISOException.throwIt(SW_BAD_CLA);
+            ISOException.throwIt(StatusWords.BAD_CLA);
         }
     }
 
@@ -313,14 +302,14 @@ public class TransferApplet extends Applet {
         short received = apdu.setIncomingAndReceive();
         short lc = apdu.getIncomingLength();
         if (received != lc) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         return lc;
     }
 
     private static void requireP1P2Zero(byte[] buf) {
         if (buf[ISO7816.OFFSET_P1] != 0 || buf[ISO7816.OFFSET_P2] != 0) {
-            ISOException.throwIt(SW_BAD_P1P2);
+            ISOException.throwIt(StatusWords.BAD_P1P2);
         }
     }
 
@@ -330,7 +319,7 @@ public class TransferApplet extends Applet {
     private static void sendFixed(APDU apdu, short length) {
         short le = apdu.setOutgoing();
         if (le != 0 && le != 256 && le != length) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         apdu.setOutgoingLength(length);
         apdu.sendBytes((short) 0, length);
@@ -338,7 +327,7 @@ public class TransferApplet extends Applet {
 
     private void requireActive() {
         if (lifecycle != LIFECYCLE_ACTIVE) {
-            ISOException.throwIt(SW_CONDITIONS);
+            ISOException.throwIt(StatusWords.CONDITIONS);
         }
     }
 
@@ -384,7 +373,7 @@ public class TransferApplet extends Applet {
         byte[] buf = apdu.getBuffer();
         requireP1P2Zero(buf);
         if (receive(apdu) != 0) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         buf[0] = lifecycle;
         buf[1] = batchState;
@@ -400,12 +389,12 @@ public class TransferApplet extends Applet {
         byte[] buf = apdu.getBuffer();
         requireP1P2Zero(buf);
         if (receive(apdu) != 0) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         // Le 04 or 00 (jCardSim reports 00 as 256 and an absent Le as 0).
         short le = apdu.setOutgoing();
         if (le != 256 && le != RND_LENGTH) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         drawRandom(session, SESSION_RND, RND_LENGTH);
         session[SESSION_CHALLENGE_SET] = 1;
@@ -417,40 +406,31 @@ public class TransferApplet extends Applet {
     /**
      * PERSONALIZE {@code 84 60 00 00 28 C(32) MAC_P(8)}: only in BLANK, only right after GET
      * CHALLENGE. {@code MAC_P = MAC(SK_PERSO_MAC, 84 60 00 00 || C)},
-     * {@code PD = CBC_DEC(SK_PERSO_ENC, C)} = XSERIAL(8) KV(1) K_XFER(16) 80 00..00.
+     * {@code PD = CBC_DEC(SK_PERSO_ENC, C)} = XSERIAL(8) KV(1) K_XFER(16) 80 00..00, unwrapped by
+     * {@link Perso#unwrap} as on the purse card.
      */
     private void personalize(APDU apdu, boolean challengeSet) {
         byte[] buf = apdu.getBuffer();
         if (lifecycle != LIFECYCLE_BLANK || !challengeSet) {
-            ISOException.throwIt(SW_CONDITIONS);
+            ISOException.throwIt(StatusWords.CONDITIONS);
         }
         requireP1P2Zero(buf);
         if (receive(apdu) != PERSO_DATA_LENGTH) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         short c = ISO7816.OFFSET_CDATA;
-
-        // MAC_P under SK_PERSO_MAC.
-        crypto.persoSessionKey(transportKey, session, SESSION_RND, TT_PERSO_MAC,
-                scratch, SCRATCH_D, scratch, SCRATCH_KEY);
-        Util.arrayCopyNonAtomic(buf, (short) 0, scratch, SCRATCH_MSG, (short) 4);
-        Util.arrayCopyNonAtomic(buf, c, scratch, (short) (SCRATCH_MSG + 4), PD_PADDED);
-        crypto.retailMac(scratch, SCRATCH_KEY, scratch, SCRATCH_MSG, (short) (4 + PD_PADDED),
-                scratch, SCRATCH_MAC);
-        if (!TransferCrypto.macEquals(scratch, SCRATCH_MAC, buf, (short) (c + PD_PADDED))) {
-            ISOException.throwIt(SW_MAC_INVALID);
+        short pdLength = Perso.unwrap(des, transportKey, session, SESSION_RND, buf, c, PD_PADDED,
+                buf, (short) (c + PD_PADDED), scratch, SCRATCH_PD, scratch, SCRATCH_KEY);
+        if (pdLength == Perso.BAD_MAC) {
+            ISOException.throwIt(StatusWords.MAC_INVALID);
         }
-
-        // PD under SK_PERSO_ENC.
-        crypto.persoSessionKey(transportKey, session, SESSION_RND, TT_PERSO_ENC,
-                scratch, SCRATCH_D, scratch, SCRATCH_KEY);
-        crypto.cbcDecrypt(scratch, SCRATCH_KEY, buf, c, PD_PADDED, scratch, SCRATCH_PD);
-        checkPersoData(scratch, SCRATCH_PD);
+        if (pdLength != PD_LENGTH || !isValidPersoData(scratch, SCRATCH_PD)) {
+            ISOException.throwIt(StatusWords.BAD_DATA);
+        }
 
         // The key objects are written first: until the transaction below commits the card is
         // still BLANK, K_XFER is unused, and a new personalisation overwrites it.
-        xferK1.setKey(scratch, (short) (SCRATCH_PD + PD_KXFER));
-        xferK2.setKey(scratch, (short) (SCRATCH_PD + PD_KXFER + 8));
+        kXfer.setKey(scratch, (short) (SCRATCH_PD + PD_KXFER));
         JCSystem.beginTransaction();
         Util.arrayCopy(scratch, (short) (SCRATCH_PD + PD_XSERIAL), xserial, (short) 0, SERIAL_LENGTH);
         keyVersion = scratch[(short) (SCRATCH_PD + PD_KV)];
@@ -461,20 +441,10 @@ public class TransferApplet extends Applet {
         Util.arrayFillNonAtomic(scratch, (short) 0, SCRATCH_LENGTH, (byte) 0);
     }
 
-    /** Field checks of the decrypted PD (6A80): non-zero XSERIAL, KV 01..FE, padding method 2. */
-    private static void checkPersoData(byte[] pd, short off) {
-        byte any = 0;
-        for (short i = 0; i < SERIAL_LENGTH; i++) {
-            any |= pd[(short) (off + PD_XSERIAL + i)];
-        }
+    /** Field checks of the decrypted, unpadded PD: non-zero XSERIAL, KV 01..FE. */
+    private static boolean isValidPersoData(byte[] pd, short off) {
         byte kv = pd[(short) (off + PD_KV)];
-        byte padding = (byte) (pd[(short) (off + PD_LENGTH)] ^ (byte) 0x80);
-        for (short i = (short) (PD_LENGTH + 1); i < PD_PADDED; i++) {
-            padding |= pd[(short) (off + i)];
-        }
-        if (any == 0 || kv == 0 || kv == (byte) 0xFF || padding != 0) {
-            ISOException.throwIt(SW_BAD_DATA);
-        }
+        return !Bcd.isZero(pd, (short) (off + PD_XSERIAL), SERIAL_LENGTH) && kv != 0 && kv != (byte) 0xFF;
     }
 
     // ---- Batch commands ----
@@ -488,22 +458,22 @@ public class TransferApplet extends Applet {
         byte[] buf = apdu.getBuffer();
         requireActive();
         if (batchState == BATCH_SEALED) {
-            ISOException.throwIt(SW_CONDITIONS);
+            ISOException.throwIt(StatusWords.CONDITIONS);
         }
         short lc = receive(apdu);
         if (lc < 1 || lc > MAX_CHUNK) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         short offset = Util.getShort(buf, ISO7816.OFFSET_P1);
         short written = batchState == BATCH_WRITING ? batchLength : 0;
         // offset < 0 is an unsigned offset above 7FFF, beyond anything written.
         if (offset < 0 || offset > written) {
-            ISOException.throwIt(SW_BAD_P1P2);
+            ISOException.throwIt(StatusWords.BAD_P1P2);
         }
         // offset <= CAPACITY and lc <= 240: no short overflow.
         short end = (short) (offset + lc);
         if (end > CAPACITY) {
-            ISOException.throwIt(SW_NO_SPACE);
+            ISOException.throwIt(StatusWords.NO_SPACE);
         }
         // A reset at any moment must leave WRITING with a length whose bytes are all in place.
         if (offset == 0) {
@@ -541,17 +511,17 @@ public class TransferApplet extends Applet {
         byte[] buf = apdu.getBuffer();
         requireActive();
         if (batchState != BATCH_WRITING) {
-            ISOException.throwIt(SW_CONDITIONS);
+            ISOException.throwIt(StatusWords.CONDITIONS);
         }
         requireP1P2Zero(buf);
         if (receive(apdu) != 2) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         short length = Util.getShort(buf, ISO7816.OFFSET_CDATA);
         if (length != batchLength || length < (short) (HEADER_LENGTH + SEAL_LENGTH)
                 || batch[HDR_FORMAT] != BATCH_FORMAT
                 || length != expectedBatchLength()) {
-            ISOException.throwIt(SW_BAD_DATA);
+            ISOException.throwIt(StatusWords.BAD_DATA);
         }
         JCSystem.beginTransaction();
         batchState = BATCH_SEALED;
@@ -589,14 +559,14 @@ public class TransferApplet extends Applet {
         byte[] buf = apdu.getBuffer();
         requireActive();
         if (batchState != BATCH_SEALED) {
-            ISOException.throwIt(SW_CONDITIONS);
+            ISOException.throwIt(StatusWords.CONDITIONS);
         }
         short offset = Util.getShort(buf, ISO7816.OFFSET_P1);
         if (offset < 0 || offset >= batchLength) {
-            ISOException.throwIt(SW_BAD_P1P2);
+            ISOException.throwIt(StatusWords.BAD_P1P2);
         }
         if (receive(apdu) != 0) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         short le = apdu.setOutgoing();
         if (le == 0 || le > MAX_CHUNK) {
@@ -616,27 +586,28 @@ public class TransferApplet extends Applet {
         byte[] buf = apdu.getBuffer();
         requireActive();
         if (batchState != BATCH_SEALED) {
-            ISOException.throwIt(SW_CONDITIONS);
+            ISOException.throwIt(StatusWords.CONDITIONS);
         }
         requireP1P2Zero(buf);
         if (receive(apdu) != CLEAR_DATA_LENGTH) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         short ackData = ISO7816.OFFSET_CDATA;
         // ACKDATA starts with SAM_ID || BATCH_NO, as the header does after FORMAT.
         if (Util.arrayCompare(buf, ackData, batch, HDR_SAM_ID, BATCH_ID_LENGTH) != 0) {
-            ISOException.throwIt(SW_BAD_DATA);
+            ISOException.throwIt(StatusWords.BAD_DATA);
         }
         // ACK_CARD = MAC(K_XFER, 52 || XSERIAL || ACKDATA || SEAL).
-        short p = SCRATCH_MSG;
-        scratch[p++] = ACK_CARD_TAG;
-        p = Util.arrayCopyNonAtomic(xserial, (short) 0, scratch, p, SERIAL_LENGTH);
-        p = Util.arrayCopyNonAtomic(buf, ackData, scratch, p, ACKDATA_LENGTH);
-        p = Util.arrayCopyNonAtomic(batch, (short) (batchLength - SEAL_LENGTH), scratch, p, SEAL_LENGTH);
-        crypto.retailMac(xferK1, xferK2, scratch, SCRATCH_MSG, (short) (p - SCRATCH_MSG),
-                scratch, SCRATCH_MAC);
-        if (!TransferCrypto.macEquals(scratch, SCRATCH_MAC, buf, (short) (ackData + ACK_LENGTH))) {
-            ISOException.throwIt(SW_MAC_INVALID);
+        des.setKey(kXfer);
+        des.macBegin();
+        des.macByte(ACK_CARD_TAG);
+        des.macUpdate(xserial, (short) 0, SERIAL_LENGTH);
+        des.macUpdate(buf, ackData, ACKDATA_LENGTH);
+        des.macUpdate(batch, (short) (batchLength - SEAL_LENGTH), SEAL_LENGTH);
+        boolean macOk = des.macFinalVerify(buf, (short) (ackData + ACK_LENGTH));
+        des.clear();
+        if (!macOk) {
+            ISOException.throwIt(StatusWords.MAC_INVALID);
         }
         JCSystem.beginTransaction();
         Util.arrayCopy(buf, ackData, ack, (short) 0, ACK_LENGTH);
@@ -650,11 +621,11 @@ public class TransferApplet extends Applet {
         byte[] buf = apdu.getBuffer();
         // No lifecycle check: a BLANK card is EMPTY, so it has no acknowledgement either.
         if (batchState != BATCH_ACKED) {
-            ISOException.throwIt(SW_NOT_FOUND);
+            ISOException.throwIt(StatusWords.NOT_FOUND);
         }
         requireP1P2Zero(buf);
         if (receive(apdu) != 0) {
-            ISOException.throwIt(SW_WRONG_LENGTH);
+            ISOException.throwIt(StatusWords.WRONG_LENGTH);
         }
         Util.arrayCopyNonAtomic(ack, (short) 0, buf, (short) 0, ACK_LENGTH);
         sendFixed(apdu, ACK_LENGTH);

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  */
 class AppletSubsetTest {
 
-    static final List<String> CARD_PACKAGES = List.of("epurse/purse", "epurse/common");
+    static final List<String> CARD_PACKAGES = List.of("epurse/purse", "epurse/transfer", "epurse/common");
     static final List<String> ALLOWED_CLASSES = List.of("java/lang/Object", "java/lang/Exception",
             "java/lang/RuntimeException", "java/lang/Throwable", "java/lang/ArrayIndexOutOfBoundsException",
             "java/lang/NullPointerException");

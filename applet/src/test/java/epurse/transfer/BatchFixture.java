@@ -1,10 +1,10 @@
 package epurse.transfer;
 
-import static epurse.transfer.HostCrypto.concat;
-import static epurse.transfer.HostCrypto.hex;
-import static epurse.transfer.HostCrypto.u32;
-import static epurse.transfer.HostCrypto.u64;
+import static epurse.testkit.Hex.concat;
+import static epurse.testkit.Hex.u32;
 
+import epurse.testkit.Hex;
+import epurse.testkit.HostCrypto;
 import java.util.Random;
 
 /** A sealed settlement batch as a SAM writes it (SPEC 3.1), and the back office's acknowledgement. */
@@ -23,15 +23,19 @@ final class BatchFixture {
         Random rnd = new Random(seed);
         records = new byte[48 * (ecashCount + foodCount)];
         rnd.nextBytes(records);
-        header = concat(new byte[] {1}, samId, u32(batchNo), hex("20261123143000"),
+        header = concat(new byte[] {1}, samId, u32(batchNo), Hex.decode("20261123143000"),
                 u32(ecashCount), u64(12_345L * ecashCount), u32(foodCount), u64(6_789L * foodCount),
                 u32(1000), u32(1000 + ecashCount + foodCount));
         if (header.length != 50) throw new IllegalStateException("header " + header.length);
-        seal = HostCrypto.mac(kSettle, concat(hex("50"), header, records));
+        seal = HostCrypto.mac(kSettle, concat(Hex.decode("50"), header, records));
     }
 
     BatchFixture(int records) {
-        this(hex("5A0000000042"), 7, records / 2, records - records / 2, records);
+        this(Hex.decode("5A0000000042"), 7, records / 2, records - records / 2, records);
+    }
+
+    static byte[] u64(long v) {
+        return concat(u32(v >>> 32), u32(v));
     }
 
     byte[] bytes() {
@@ -42,7 +46,7 @@ final class BatchFixture {
     byte[] ackData(byte[] samIdInAck, long batchNoInAck) {
         int n = records.length / 48;
         return concat(samIdInAck, u32(batchNoInAck), new byte[] {0}, u64(99_999L), u32(n), u32(0),
-                hex("20261124090000"));
+                Hex.decode("20261124090000"));
     }
 
     byte[] ackData() {
@@ -50,10 +54,10 @@ final class BatchFixture {
     }
 
     byte[] ackSam(byte[] ackData) {
-        return HostCrypto.mac(kSettle, concat(hex("51"), ackData, seal));
+        return HostCrypto.mac(kSettle, concat(Hex.decode("51"), ackData, seal));
     }
 
     static byte[] ackCard(byte[] xserial, byte[] ackData, byte[] seal) {
-        return HostCrypto.mac(TransferCardSim.kXfer(xserial), concat(hex("52"), xserial, ackData, seal));
+        return HostCrypto.mac(TransferCardSim.kXfer(xserial), concat(Hex.decode("52"), xserial, ackData, seal));
     }
 }

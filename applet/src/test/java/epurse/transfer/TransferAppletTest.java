@@ -1,18 +1,19 @@
 package epurse.transfer;
 
-import static epurse.transfer.HostCrypto.concat;
-import static epurse.transfer.HostCrypto.hex;
-import static epurse.transfer.HostCrypto.u16;
+import static epurse.testkit.Hex.concat;
+import static epurse.testkit.Hex.u16;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import epurse.testkit.Hex;
+import epurse.testkit.HostCrypto;
 import java.util.Arrays;
 import javax.smartcardio.ResponseAPDU;
 import org.junit.jupiter.api.Test;
 
 /** Every command and status-word path of the transfer applet (SPEC section 3). */
 class TransferAppletTest {
-    static final byte[] XSERIAL = hex("5452414E53000001");
+    static final byte[] XSERIAL = Hex.decode("5452414E53000001");
 
     static TransferCardSim activeCard() {
         TransferCardSim card = new TransferCardSim();
@@ -35,16 +36,16 @@ class TransferAppletTest {
 
     @Test
     void hostCryptoMatchesKeyFileCheckValues() {
-        assertEquals("8BAF47", HostCrypto.hex(HostCrypto.kcv(TransferCardSim.DEFAULT_TRANSPORT_KEY)));
-        assertEquals("569898", HostCrypto.hex(HostCrypto.kcv(TransferCardSim.MK_TRANSFER)));
-        assertEquals("CD9A68", HostCrypto.hex(HostCrypto.kcv(TransferCardSim.MK_SETTLEMENT)));
+        assertEquals("8BAF47", Hex.encode(HostCrypto.kcv(TransferCardSim.DEFAULT_TRANSPORT_KEY)));
+        assertEquals("569898", Hex.encode(HostCrypto.kcv(TransferCardSim.MK_TRANSFER)));
+        assertEquals("CD9A68", Hex.encode(HostCrypto.kcv(TransferCardSim.MK_SETTLEMENT)));
     }
 
     @Test
     void selectReturnsFciWhileBlank() {
         ResponseAPDU r = new TransferCardSim().select();
         assertEquals("6F248408F045505552534502A518C1080000000000000000C2020100C30101C60100C7022000",
-                hex(r.getData()));
+                Hex.encode(r.getData()));
     }
 
     @Test
@@ -52,8 +53,8 @@ class TransferAppletTest {
         BatchFixture batch = new BatchFixture(3);
         TransferCardSim card = sealedCard(batch);
         ResponseAPDU r = card.select();
-        assertEquals("6F248408F045505552534502A518C108" + hex(XSERIAL) + "C2020100C30102C60102C7022000",
-                hex(r.getData()));
+        assertEquals("6F248408F045505552534502A518C108" + Hex.encode(XSERIAL) + "C2020100C30102C60102C7022000",
+                Hex.encode(r.getData()));
     }
 
     @Test
@@ -64,25 +65,25 @@ class TransferAppletTest {
 
     @Test
     void installWithOwnTransportKey() {
-        byte[] key = hex("00112233445566778899AABBCCDDEEFF");
+        byte[] key = Hex.decode("00112233445566778899AABBCCDDEEFF");
         TransferCardSim card = new TransferCardSim(key);
         byte[] rnd = card.challenge();
-        byte[] wrongKey = HostCrypto.persoData(TransferCardSim.DEFAULT_TRANSPORT_KEY, rnd, XSERIAL, 1,
+        byte[] wrongKey = TransferCardSim.persoData(TransferCardSim.DEFAULT_TRANSPORT_KEY, rnd, XSERIAL, 1,
                 TransferCardSim.kXfer(XSERIAL));
-        assertEquals(0x9302, card.send(concat(hex("8460000028"), wrongKey)).getSW());
+        assertEquals(0x9302, card.send(concat(Hex.decode("8460000028"), wrongKey)).getSW());
         assertEquals(0x9000, card.personalize(XSERIAL, 1));
     }
 
     @Test
     void installWithGlobalPlatformParameters() {
-        byte[] key = hex("00112233445566778899AABBCCDDEEFF");
-        byte[] gp = concat(hex("08"), hex(TransferCardSim.AID_HEX), hex("0100"), hex("10"), key);
+        byte[] key = Hex.decode("00112233445566778899AABBCCDDEEFF");
+        byte[] gp = concat(Hex.decode("08"), Hex.decode(TransferCardSim.AID_HEX), Hex.decode("0100"), Hex.decode("10"), key);
         com.licel.jcardsim.smartcardio.CardSimulator sim = new com.licel.jcardsim.smartcardio.CardSimulator();
         sim.installApplet(TransferCardSim.AID, FixedRandomTransferApplet.class, gp, (short) 0, (byte) gp.length);
         sim.selectApplet(TransferCardSim.AID);
-        byte[] rnd = sim.transmitCommand(new javax.smartcardio.CommandAPDU(hex("0084000004"))).getData();
-        byte[] data = HostCrypto.persoData(key, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
-        assertEquals(0x9000, sim.transmitCommand(new javax.smartcardio.CommandAPDU(concat(hex("8460000028"), data))).getSW());
+        byte[] rnd = sim.transmitCommand(new javax.smartcardio.CommandAPDU(Hex.decode("0084000004"))).getData();
+        byte[] data = TransferCardSim.persoData(key, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
+        assertEquals(0x9000, sim.transmitCommand(new javax.smartcardio.CommandAPDU(concat(Hex.decode("8460000028"), data))).getSW());
     }
 
     // ---- BLANK and personalisation ----
@@ -93,27 +94,27 @@ class TransferAppletTest {
         assertEquals(0x6985, card.sw("8082000003010203"));
         assertEquals(0x6985, card.sw("80840000020040"));
         assertEquals(0x6985, card.sw("8086000000"));
-        assertEquals(0x6985, card.send(concat(hex("8088000032"), new byte[50])).getSW());
+        assertEquals(0x6985, card.send(concat(Hex.decode("8088000032"), new byte[50])).getSW());
         assertEquals(0x6A88, card.sw("808A000000"), "a BLANK card is EMPTY: no acknowledgement");
         byte[] s = card.status();
-        assertEquals("0100200000000000000000000000", hex(s));
+        assertEquals("0100200000000000000000000000", Hex.encode(s));
     }
 
     @Test
     void personalizeNeedsChallengeImmediatelyBefore() {
         TransferCardSim card = new TransferCardSim();
-        byte[] data = HostCrypto.persoData(card.transportKey, new byte[4], XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
-        assertEquals(0x6985, card.send(concat(hex("8460000028"), data)).getSW());
+        byte[] data = TransferCardSim.persoData(card.transportKey, new byte[4], XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
+        assertEquals(0x6985, card.send(concat(Hex.decode("8460000028"), data)).getSW());
         // a command in between consumes the challenge
         byte[] rnd = card.challenge();
-        data = HostCrypto.persoData(card.transportKey, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
+        data = TransferCardSim.persoData(card.transportKey, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
         card.status();
-        assertEquals(0x6985, card.send(concat(hex("8460000028"), data)).getSW());
+        assertEquals(0x6985, card.send(concat(Hex.decode("8460000028"), data)).getSW());
         // so does a reset
         rnd = card.challenge();
-        data = HostCrypto.persoData(card.transportKey, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
+        data = TransferCardSim.persoData(card.transportKey, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
         card.reset();
-        assertEquals(0x6985, card.send(concat(hex("8460000028"), data)).getSW());
+        assertEquals(0x6985, card.send(concat(Hex.decode("8460000028"), data)).getSW());
         assertEquals(1, card.lifecycle());
     }
 
@@ -121,16 +122,16 @@ class TransferAppletTest {
     void personalizeWithWrongMacStaysBlankAndConsumesChallenge() {
         TransferCardSim card = new TransferCardSim();
         byte[] rnd = card.challenge();
-        byte[] data = HostCrypto.persoData(card.transportKey, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
+        byte[] data = TransferCardSim.persoData(card.transportKey, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
         data[data.length - 1] ^= 1;
-        assertEquals(0x9302, card.send(concat(hex("8460000028"), data)).getSW());
+        assertEquals(0x9302, card.send(concat(Hex.decode("8460000028"), data)).getSW());
         data[data.length - 1] ^= 1;
-        assertEquals(0x6985, card.send(concat(hex("8460000028"), data)).getSW(), "challenge was used up");
+        assertEquals(0x6985, card.send(concat(Hex.decode("8460000028"), data)).getSW(), "challenge was used up");
         assertEquals(1, card.lifecycle());
         // MAC computed over another random
         rnd = card.challenge();
-        data = HostCrypto.persoData(card.transportKey, new byte[4], XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
-        assertEquals(0x9302, card.send(concat(hex("8460000028"), data)).getSW());
+        data = TransferCardSim.persoData(card.transportKey, new byte[4], XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
+        assertEquals(0x9302, card.send(concat(Hex.decode("8460000028"), data)).getSW());
         assertEquals(0x9000, card.personalize(XSERIAL, 1));
     }
 
@@ -139,17 +140,17 @@ class TransferAppletTest {
         TransferCardSim card = new TransferCardSim();
         byte[] k = TransferCardSim.kXfer(XSERIAL);
         byte[][] bad = {
-            HostCrypto.padM2(concat(new byte[8], hex("01"), k)),            // zero serial
-            HostCrypto.padM2(concat(XSERIAL, hex("00"), k)),                // KV 00
-            HostCrypto.padM2(concat(XSERIAL, hex("FF"), k)),                // KV FF
-            concat(XSERIAL, hex("01"), k, hex("00000000000000")),           // no 80
-            concat(XSERIAL, hex("01"), k, hex("80000000000001")),           // junk after 80
-            concat(XSERIAL, hex("01"), k, hex("81000000000000")),
+            HostCrypto.padMethod2(concat(new byte[8], Hex.decode("01"), k)),            // zero serial
+            HostCrypto.padMethod2(concat(XSERIAL, Hex.decode("00"), k)),                // KV 00
+            HostCrypto.padMethod2(concat(XSERIAL, Hex.decode("FF"), k)),                // KV FF
+            concat(XSERIAL, Hex.decode("01"), k, Hex.decode("00000000000000")),           // no 80
+            concat(XSERIAL, Hex.decode("01"), k, Hex.decode("80000000000001")),           // junk after 80
+            concat(XSERIAL, Hex.decode("01"), k, Hex.decode("81000000000000")),
         };
         for (byte[] pd : bad) {
             byte[] rnd = card.challenge();
-            byte[] data = HostCrypto.persoDataRaw(card.transportKey, rnd, pd);
-            assertEquals(0x6A80, card.send(concat(hex("8460000028"), data)).getSW(), hex(pd));
+            byte[] data = TransferCardSim.persoDataRaw(card.transportKey, rnd, pd);
+            assertEquals(0x6A80, card.send(concat(Hex.decode("8460000028"), data)).getSW(), Hex.encode(pd));
             assertEquals(1, card.lifecycle());
         }
         assertEquals(0x9000, card.personalize(XSERIAL, 0xFE));
@@ -159,19 +160,19 @@ class TransferAppletTest {
     void personalizeLengthAndP1P2() {
         TransferCardSim card = new TransferCardSim();
         byte[] rnd = card.challenge();
-        byte[] data = HostCrypto.persoData(card.transportKey, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
-        assertEquals(0x6700, card.send(concat(hex("8460000027"), Arrays.copyOf(data, 39))).getSW());
+        byte[] data = TransferCardSim.persoData(card.transportKey, rnd, XSERIAL, 1, TransferCardSim.kXfer(XSERIAL));
+        assertEquals(0x6700, card.send(concat(Hex.decode("8460000027"), Arrays.copyOf(data, 39))).getSW());
         card.challenge();
-        assertEquals(0x6A86, card.send(concat(hex("8460000128"), data)).getSW());
+        assertEquals(0x6A86, card.send(concat(Hex.decode("8460000128"), data)).getSW());
         assertEquals(1, card.lifecycle());
     }
 
     @Test
     void personalizeOnceOnly() {
         TransferCardSim card = activeCard();
-        assertEquals("02002000" + "0000" + hex(XSERIAL), hex(card.status()));
-        assertEquals(0x6985, card.personalize(hex("5452414E53000002"), 1));
-        assertEquals("02002000" + "0000" + hex(XSERIAL), hex(card.status()));
+        assertEquals("02002000" + "0000" + Hex.encode(XSERIAL), Hex.encode(card.status()));
+        assertEquals(0x6985, card.personalize(Hex.decode("5452414E53000002"), 1));
+        assertEquals("02002000" + "0000" + Hex.encode(XSERIAL), Hex.encode(card.status()));
     }
 
     // ---- GET CHALLENGE / GET STATUS / class and instruction ----
@@ -252,9 +253,9 @@ class TransferAppletTest {
         // chunk sizes follow Le
         ResponseAPDU r = card.send("8086000010");
         assertArrayEquals(Arrays.copyOf(bytes, 16), r.getData());
-        r = card.send(concat(hex("8086"), u16(5), hex("F0")));
+        r = card.send(concat(Hex.decode("8086"), u16(5), Hex.decode("F0")));
         assertArrayEquals(Arrays.copyOfRange(bytes, 5, 245), r.getData());
-        r = card.send(concat(hex("8086"), u16(bytes.length - 3), hex("00")));
+        r = card.send(concat(Hex.decode("8086"), u16(bytes.length - 3), Hex.decode("00")));
         assertArrayEquals(Arrays.copyOfRange(bytes, bytes.length - 3, bytes.length), r.getData());
         assertEquals(240, card.send("80860000").getData().length);
         assertEquals(240, card.send("80860000F1").getData().length);
@@ -271,9 +272,9 @@ class TransferAppletTest {
         assertEquals(0x6A86, card.write(11, bytes, 11, 10), "gap");
         assertEquals(0x6A86, card.write(0x8000, bytes, 11, 10));
         assertEquals(0x6A86, card.write(0xFFFF, bytes, 11, 10));
-        assertEquals(0x6700, card.send(concat(hex("8082000AF1"), new byte[241])).getSW());
+        assertEquals(0x6700, card.send(concat(Hex.decode("8082000AF1"), new byte[241])).getSW());
         assertEquals(0x6700, card.sw("8082000A"));
-        assertEquals(0x9000, card.send(concat(hex("8082000AF0"), new byte[240])).getSW(), "240 is allowed");
+        assertEquals(0x9000, card.send(concat(Hex.decode("8082000AF0"), new byte[240])).getSW(), "240 is allowed");
         assertEquals(250, card.batchLength());
     }
 
@@ -300,11 +301,11 @@ class TransferAppletTest {
     @Test
     void largestBatchFits() {
         // (8192 - 58) / 48 = 169 records
-        BatchFixture batch = new BatchFixture(hex("5A0000000042"), 1, 100, 69, 1);
+        BatchFixture batch = new BatchFixture(Hex.decode("5A0000000042"), 1, 100, 69, 1);
         TransferCardSim card = sealedCard(batch);
         assertEquals(58 + 48 * 169, card.batchLength());
         TransferCardSim tooBig = activeCard();
-        BatchFixture big = new BatchFixture(hex("5A0000000042"), 2, 100, 70, 1);
+        BatchFixture big = new BatchFixture(Hex.decode("5A0000000042"), 2, 100, 70, 1);
         byte[] bytes = big.bytes();
         int off = 0;
         while (off + 240 <= 8192) {
@@ -326,7 +327,7 @@ class TransferAppletTest {
         assertEquals(0x6A80, card.finish(bytes.length + 48));
         assertEquals(0x6700, card.sw("8084000001" + "00"));
         assertEquals(0x6700, card.sw("808400000300" + "0000"));
-        assertEquals(0x6A86, card.send(concat(hex("8084010002"), u16(bytes.length))).getSW());
+        assertEquals(0x6A86, card.send(concat(Hex.decode("8084010002"), u16(bytes.length))).getSW());
         // written length consistent with itself but not with the header's counts
         assertEquals(0x9000, card.send(TransferCardSim.writeApdu(bytes.length, new byte[48])).getSW());
         assertEquals(0x6A80, card.finish(bytes.length + 48));
@@ -381,11 +382,11 @@ class TransferAppletTest {
         assertEquals(0x6985, card.sw("8086000000"), "WRITING");
         assertEquals(0x9000, card.finish(batch.bytes().length));
         int len = batch.bytes().length;
-        assertEquals(0x6A86, card.send(concat(hex("8086"), u16(len), hex("00"))).getSW());
-        assertEquals(0x6A86, card.send(concat(hex("8086"), u16(len + 1), hex("00"))).getSW());
-        assertEquals(0x6A86, card.send(concat(hex("8086"), u16(0xFFFF), hex("00"))).getSW());
+        assertEquals(0x6A86, card.send(concat(Hex.decode("8086"), u16(len), Hex.decode("00"))).getSW());
+        assertEquals(0x6A86, card.send(concat(Hex.decode("8086"), u16(len + 1), Hex.decode("00"))).getSW());
+        assertEquals(0x6A86, card.send(concat(Hex.decode("8086"), u16(0xFFFF), Hex.decode("00"))).getSW());
         assertEquals(0x6700, card.sw("808600000100"));
-        assertEquals(0x9000, card.send(concat(hex("8086"), u16(len - 1), hex("00"))).getSW());
+        assertEquals(0x9000, card.send(concat(Hex.decode("8086"), u16(len - 1), Hex.decode("00"))).getSW());
     }
 
     // ---- CLEAR / READ ACK ----
@@ -395,7 +396,7 @@ class TransferAppletTest {
         BatchFixture batch = new BatchFixture(5);
         TransferCardSim card = sealedCard(batch);
         assertEquals(0x6A88, card.sw("808A000000"), "no acknowledgement while SEALED");
-        assertEquals(0x6A80, clearWith(card, batch, batch.ackData(hex("5A0000000043"), batch.batchNo)));
+        assertEquals(0x6A80, clearWith(card, batch, batch.ackData(Hex.decode("5A0000000043"), batch.batchNo)));
         assertEquals(0x6A80, clearWith(card, batch, batch.ackData(batch.samId, batch.batchNo + 1)));
         byte[] ackData = batch.ackData();
         byte[] ackSam = batch.ackSam(ackData);
@@ -404,14 +405,14 @@ class TransferAppletTest {
         wrong[7] ^= (byte) 0x80;
         assertEquals(0x9302, card.clear(ackData, ackSam, wrong));
         assertEquals(0x9302, card.clear(ackData, ackSam,
-                BatchFixture.ackCard(hex("5452414E53000002"), ackData, batch.seal)), "another card's key");
+                BatchFixture.ackCard(Hex.decode("5452414E53000002"), ackData, batch.seal)), "another card's key");
         assertEquals(0x9302, card.clear(ackData, ackSam,
                 BatchFixture.ackCard(XSERIAL, ackData, new byte[8])), "over another seal");
         byte[] tampered = ackData.clone();
         tampered[12] ^= 1; // CREDITED
         assertEquals(0x9302, card.clear(tampered, ackSam, ackCard));
-        assertEquals(0x6700, card.send(concat(hex("8088000031"), Arrays.copyOf(concat(ackData, ackSam, ackCard), 49))).getSW());
-        assertEquals(0x6A86, card.send(concat(hex("8088000132"), ackData, ackSam, ackCard)).getSW());
+        assertEquals(0x6700, card.send(concat(Hex.decode("8088000031"), Arrays.copyOf(concat(ackData, ackSam, ackCard), 49))).getSW());
+        assertEquals(0x6A86, card.send(concat(Hex.decode("8088000132"), ackData, ackSam, ackCard)).getSW());
         assertEquals(2, card.batchState());
         assertArrayEquals(batch.bytes(), card.readAll(), "refused clears keep the batch");
 
@@ -442,14 +443,14 @@ class TransferAppletTest {
 
     @Test
     void newBatchAfterAcked() {
-        BatchFixture first = new BatchFixture(hex("5A0000000042"), 7, 2, 1, 11);
+        BatchFixture first = new BatchFixture(Hex.decode("5A0000000042"), 7, 2, 1, 11);
         TransferCardSim card = sealedCard(first);
         byte[] ackData = first.ackData();
         assertEquals(0x9000, clearWith(card, first, ackData));
         assertEquals(3, card.batchState());
         assertEquals(0x6A86, card.write(10, first.bytes(), 0, 10), "a new batch starts at 0");
 
-        BatchFixture second = new BatchFixture(hex("5A0000000042"), 8, 4, 0, 12);
+        BatchFixture second = new BatchFixture(Hex.decode("5A0000000042"), 8, 4, 0, 12);
         assertEquals(0x9000, card.write(0, second.bytes(), 0, 100));
         assertEquals(1, card.batchState());
         assertEquals(0x6A88, card.sw("808A000000"), "the acknowledgement went with the new batch");

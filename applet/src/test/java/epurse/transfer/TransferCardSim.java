@@ -1,12 +1,13 @@
 package epurse.transfer;
 
-import static epurse.transfer.HostCrypto.concat;
-import static epurse.transfer.HostCrypto.hex;
-import static epurse.transfer.HostCrypto.u16;
+import static epurse.testkit.Hex.concat;
+import static epurse.testkit.Hex.u16;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.licel.jcardsim.smartcardio.CardSimulator;
 import com.licel.jcardsim.utils.AIDUtil;
+import epurse.testkit.Hex;
+import epurse.testkit.HostCrypto;
 import javacard.framework.AID;
 import javax.smartcardio.CommandAPDU;
 import javax.smartcardio.ResponseAPDU;
@@ -15,10 +16,10 @@ import javax.smartcardio.ResponseAPDU;
 final class TransferCardSim {
     static final String AID_HEX = "F045505552534502";
     static final AID AID = AIDUtil.create(AID_HEX);
-    static final byte[] DEFAULT_TRANSPORT_KEY = hex("404142434445464748494A4B4C4D4E4F");
+    static final byte[] DEFAULT_TRANSPORT_KEY = Hex.decode("404142434445464748494A4B4C4D4E4F");
     /** Development master keys (keys/dev-master-keys.json). */
-    static final byte[] MK_TRANSFER = hex("4A4B4C4D4E4F50515253545556575859");
-    static final byte[] MK_SETTLEMENT = hex("5A5B5C5D5E5F60616263646566676869");
+    static final byte[] MK_TRANSFER = Hex.decode("4A4B4C4D4E4F50515253545556575859");
+    static final byte[] MK_SETTLEMENT = Hex.decode("5A5B5C5D5E5F60616263646566676869");
 
     final CardSimulator sim = new CardSimulator();
     final FixedRandomTransferApplet applet;
@@ -42,7 +43,7 @@ final class TransferCardSim {
     }
 
     ResponseAPDU send(String apduHex) {
-        return send(hex(apduHex));
+        return send(Hex.decode(apduHex));
     }
 
     int sw(String apduHex) {
@@ -95,12 +96,26 @@ final class TransferCardSim {
     /** GET CHALLENGE then PERSONALIZE; returns the PERSONALIZE status word. */
     int personalize(byte[] xserial, int kv) {
         byte[] rnd = challenge();
-        byte[] data = HostCrypto.persoData(transportKey, rnd, xserial, kv, kXfer(xserial));
-        return send(concat(hex("8460000028"), data)).getSW();
+        byte[] data = persoData(transportKey, rnd, xserial, kv, kXfer(xserial));
+        return send(concat(Hex.decode("8460000028"), data)).getSW();
+    }
+
+    /** PERSONALIZE data {@code C(32) || MAC_P(8)} for the transfer card (SPEC 1.10, 3.2). */
+    static byte[] persoData(byte[] transportKey, byte[] rnd, byte[] xserial, int kv, byte[] kXfer) {
+        byte[] pd = concat(xserial, new byte[] {(byte) kv}, kXfer);
+        return persoDataRaw(transportKey, rnd, HostCrypto.padMethod2(pd));
+    }
+
+    /** As {@link #persoData} over an already padded (possibly malformed) PD. */
+    static byte[] persoDataRaw(byte[] transportKey, byte[] rnd, byte[] paddedPd) {
+        byte[] skEnc = HostCrypto.sessionKey(transportKey, rnd, 0, 0x06, 0);
+        byte[] skMac = HostCrypto.sessionKey(transportKey, rnd, 0, 0x05, 0);
+        byte[] c = HostCrypto.cbcEncrypt(skEnc, paddedPd);
+        return concat(c, HostCrypto.mac(skMac, Hex.decode("84600000"), c));
     }
 
     static byte[] writeApdu(int offset, byte[] chunk) {
-        return concat(hex("8082"), u16(offset), new byte[] {(byte) chunk.length}, chunk);
+        return concat(Hex.decode("8082"), u16(offset), new byte[] {(byte) chunk.length}, chunk);
     }
 
     int write(int offset, byte[] batch, int from, int len) {
@@ -117,7 +132,7 @@ final class TransferCardSim {
     }
 
     int finish(int length) {
-        return send(concat(hex("80840000"), new byte[] {2}, u16(length))).getSW();
+        return send(concat(Hex.decode("80840000"), new byte[] {2}, u16(length))).getSW();
     }
 
     /** READ BATCH until the end, with Le 00. */
@@ -125,7 +140,7 @@ final class TransferCardSim {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         int length = batchLength();
         while (out.size() < length) {
-            ResponseAPDU r = send(concat(hex("8086"), u16(out.size()), hex("00")));
+            ResponseAPDU r = send(concat(Hex.decode("8086"), u16(out.size()), Hex.decode("00")));
             assertEquals(0x9000, r.getSW(), "READ BATCH at " + out.size());
             out.writeBytes(r.getData());
         }
@@ -133,6 +148,6 @@ final class TransferCardSim {
     }
 
     int clear(byte[] ackData, byte[] ackSam, byte[] ackCard) {
-        return send(concat(hex("8088000032"), ackData, ackSam, ackCard)).getSW();
+        return send(concat(Hex.decode("8088000032"), ackData, ackSam, ackCard)).getSW();
     }
 }

@@ -1,12 +1,12 @@
 package epurse.transfer;
 
-import static epurse.transfer.HostCrypto.concat;
-import static epurse.transfer.HostCrypto.hex;
+import static epurse.testkit.Hex.concat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import epurse.testkit.Hex;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
@@ -46,17 +46,17 @@ class TransferFuzzTest {
         byte[] fakeAckCard = new byte[8];
         rnd.nextBytes(fakeAckCard);
         return new byte[][] {
-            hex("00A4040008F04550555253450200"),
-            hex("805E000000"),
-            hex("0084000004"),
-            concat(hex("8460000028"), new byte[40]),
+            Hex.decode("00A4040008F04550555253450200"),
+            Hex.decode("805E000000"),
+            Hex.decode("0084000004"),
+            concat(Hex.decode("8460000028"), new byte[40]),
             TransferCardSim.writeApdu(0, Arrays.copyOf(bytes, 240)),
             TransferCardSim.writeApdu(240, Arrays.copyOfRange(bytes, 240, 400)),
-            concat(hex("8084000002"), HostCrypto.u16(bytes.length)),
-            hex("8086000000"),
-            hex("808600F000"),
-            concat(hex("8088000032"), ackData, batch.ackSam(ackData), fakeAckCard),
-            hex("808A000000"),
+            concat(Hex.decode("8084000002"), Hex.u16(bytes.length)),
+            Hex.decode("8086000000"),
+            Hex.decode("808600F000"),
+            concat(Hex.decode("8088000032"), ackData, batch.ackSam(ackData), fakeAckCard),
+            Hex.decode("808A000000"),
         };
     }
 
@@ -123,11 +123,11 @@ class TransferFuzzTest {
             try {
                 r = card.sim.transmitCommand(cmd);
             } catch (RuntimeException e) {
-                throw new AssertionError("command " + i + " " + hex(cmd.getBytes()) + " threw", e);
+                throw new AssertionError("command " + i + " " + Hex.encode(cmd.getBytes()) + " threw", e);
             }
             int sw = r.getSW();
             if (!defined(sw, cmd)) {
-                fail(String.format("command %d %s -> %04X", i, hex(cmd.getBytes()), sw));
+                fail(String.format("command %d %s -> %04X", i, Hex.encode(cmd.getBytes()), sw));
             }
             seen.merge(String.format("%04X", sw), 1, Integer::sum);
             if (rnd.nextInt(500) == 0) card.reset();

@@ -3,6 +3,7 @@ package epurse.transfer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import epurse.testkit.Hex;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -80,6 +81,6 @@ class TransferResetTest {
         assertEquals(0x9000, TransferAppletTest.clearWith(card, batch, ackData));
         card.reset();
         assertEquals(3, card.batchState());
-        assertArrayEquals(HostCrypto.concat(ackData, batch.ackSam(ackData)), card.send("808A000000").getData());
+        assertArrayEquals(Hex.concat(ackData, batch.ackSam(ackData)), card.send("808A000000").getData());
     }
 }

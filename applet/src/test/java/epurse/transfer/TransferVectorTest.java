@@ -1,12 +1,13 @@
 package epurse.transfer;
 
-import static epurse.transfer.HostCrypto.concat;
-import static epurse.transfer.HostCrypto.hex;
+import static epurse.testkit.Hex.concat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import epurse.testkit.Hex;
+import epurse.testkit.HostCrypto;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +32,7 @@ class TransferVectorTest {
     }
 
     static byte[] hexOf(JsonNode node) {
-        return hex(node.asText());
+        return Hex.decode(node.asText());
     }
 
     @Test
@@ -51,7 +52,7 @@ class TransferVectorTest {
         for (JsonNode step : v.get("steps")) {
             String command = step.get("command").asText();
             String expected = step.get("response").asText();
-            String actual = hex(sim.sim.transmitCommand(new CommandAPDU(hex(command))).getBytes());
+            String actual = Hex.encode(sim.sim.transmitCommand(new CommandAPDU(Hex.decode(command))).getBytes());
             if (!expected.equals(actual)) {
                 mismatches.add(String.format("step %d %s (%s)%n  command  %s%n  expected %s%n  actual   %s",
                         i, step.get("name").asText(), step.path("note").asText(), command, expected, actual));
@@ -68,28 +69,28 @@ class TransferVectorTest {
         JsonNode v = load();
         byte[] xserial = hexOf(v.get("card").get("serial"));
         byte[] kXfer = HostCrypto.emva(hexOf(v.get("master_keys").get("transfer")), xserial);
-        assertEquals(v.get("card").get("card_keys").get("transfer").asText(), hex(kXfer));
-        assertEquals(v.get("card").get("card_key_kcvs").get("transfer").asText(), hex(HostCrypto.kcv(kXfer)));
-        assertEquals(hex(TransferCardSim.kXfer(xserial)), hex(kXfer), "dev master key in the tests");
+        assertEquals(v.get("card").get("card_keys").get("transfer").asText(), Hex.encode(kXfer));
+        assertEquals(v.get("card").get("card_key_kcvs").get("transfer").asText(), Hex.encode(HostCrypto.kcv(kXfer)));
+        assertEquals(Hex.encode(TransferCardSim.kXfer(xserial)), Hex.encode(kXfer), "dev master key in the tests");
 
         byte[] samId = hexOf(v.get("sam").get("sam_id"));
         byte[] kSettle = HostCrypto.emva(hexOf(v.get("master_keys").get("settlement")), concat(samId, new byte[2]));
-        assertEquals(v.get("sam").get("settlement_key").asText(), hex(kSettle));
+        assertEquals(v.get("sam").get("settlement_key").asText(), Hex.encode(kSettle));
 
         JsonNode b = v.get("batch");
         byte[] header = hexOf(b.get("header"));
         byte[] records = new byte[0];
         for (JsonNode r : b.get("records")) records = concat(records, hexOf(r));
-        byte[] seal = HostCrypto.mac(kSettle, concat(hex("50"), header, records));
-        assertEquals(b.get("seal").asText(), hex(seal));
-        assertEquals(b.get("batch").asText(), hex(concat(header, records, seal)));
+        byte[] seal = HostCrypto.mac(kSettle, concat(Hex.decode("50"), header, records));
+        assertEquals(b.get("seal").asText(), Hex.encode(seal));
+        assertEquals(b.get("batch").asText(), Hex.encode(concat(header, records, seal)));
         byte[] ackData = hexOf(b.get("ack_data"));
-        assertEquals(b.get("ack_sam").asText(), hex(HostCrypto.mac(kSettle, concat(hex("51"), ackData, seal))));
-        assertEquals(b.get("ack_card").asText(), hex(BatchFixture.ackCard(xserial, ackData, seal)));
+        assertEquals(b.get("ack_sam").asText(), Hex.encode(HostCrypto.mac(kSettle, concat(Hex.decode("51"), ackData, seal))));
+        assertEquals(b.get("ack_card").asText(), Hex.encode(BatchFixture.ackCard(xserial, ackData, seal)));
 
         // PERSONALIZE data as the host builds it from the first card random
         byte[] rnd = hexOf(v.get("card_randoms").get(0));
-        byte[] perso = HostCrypto.persoData(hexOf(v.get("card").get("install_transport_key")), rnd, xserial,
+        byte[] perso = TransferCardSim.persoData(hexOf(v.get("card").get("install_transport_key")), rnd, xserial,
                 v.get("card").get("key_version").asInt(), kXfer);
         String persoCommand = null;
         for (JsonNode step : v.get("steps")) {
@@ -98,6 +99,6 @@ class TransferVectorTest {
                 break;
             }
         }
-        assertEquals(persoCommand, "8460000028" + hex(perso));
+        assertEquals(persoCommand, "8460000028" + Hex.encode(perso));
     }
 }
