@@ -22,7 +22,7 @@ use crate::money::Currency;
 pub const APPLICATION_ID: i32 = 0x4550_424F;
 
 /// The schema version this program writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// One schema step: applying `sql` to a file at version `version - 1` gives `version`.
 pub(crate) struct Migration {
@@ -31,10 +31,17 @@ pub(crate) struct Migration {
 }
 
 /// Every schema step, in order. Never edit a released step: add a new one.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: SCHEMA_V1,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: SCHEMA_V1,
+    },
+    // Merchants, SAMs, transfer cards and settled batches (issue 6).
+    Migration {
+        version: 2,
+        sql: crate::settlement::SCHEMA_SETTLEMENT,
+    },
+];
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE installation (
@@ -387,7 +394,7 @@ mod tests {
         assert_eq!((name.as_str(), email), ("Asha", None));
         drop(conn);
         // This program's schema is older than the file now: refused, file untouched.
-        let err = open_with(&path, Currency::INR, 3, MIGRATIONS).unwrap_err();
+        let err = open_with(&path, Currency::INR, 3, &MIGRATIONS[..1]).unwrap_err();
         assert!(
             matches!(
                 err,

@@ -417,6 +417,73 @@ impl IssuerSecurityModule {
     }
 }
 
+/// Settlement side of the ISM (issue 6): SAM files, batch seals, acknowledgements and
+/// transfer-card personalisation. `MK_SETTLEMENT` and `MK_TRANSFER` never leave the ISM; only
+/// a SAM's own diversified `K_SETTLE` goes into its SAM file.
+impl IssuerSecurityModule {
+    /// Issues a SAM file for `profile` (`MK_PURCHASE` and the SAM's `K_SETTLE`).
+    pub fn issue_sam_file(
+        &self,
+        profile: sam::MerchantProfile,
+    ) -> Result<sam::SamFile, sam::SamFileError> {
+        sam::SamFile::issue(&self.keys, profile)
+    }
+
+    /// Checks a batch's `SEAL` under `K_SETTLE` of the SAM its header names.
+    pub fn verify_batch_seal(
+        &self,
+        batch: &apdu_spec::Batch,
+    ) -> Result<(), sam::batch::BatchError> {
+        let k_settle =
+            sam::batch::settlement_key(self.keys.get(KeyName::Settlement), batch.header.sam_id);
+        sam::batch::verify_seal(&k_settle, batch)
+    }
+
+    /// The CLEAR BATCH command (`ACKDATA ACK_SAM ACK_CARD`) for `batch` on transfer card
+    /// `xserial`.
+    pub fn acknowledge_batch(
+        &self,
+        batch: &apdu_spec::Batch,
+        xserial: Serial,
+        ack: apdu_spec::AckData,
+    ) -> apdu_spec::ClearBatch {
+        let k_settle =
+            sam::batch::settlement_key(self.keys.get(KeyName::Settlement), batch.header.sam_id);
+        let k_xfer = sam::batch::transfer_card_key(self.keys.get(KeyName::Transfer), xserial);
+        sam::batch::clear_batch_command(&k_settle, &k_xfer, xserial, batch, ack)
+    }
+
+    /// The PERSONALIZE command for a blank transfer card (SPEC 3.2): `XSERIAL KV K_XFER`
+    /// encrypted and MACed under the transport key's session keys for `challenge`.
+    pub fn personalize_transfer(
+        &self,
+        xserial: Serial,
+        challenge: Challenge,
+    ) -> Result<apdu_spec::PersonalizeTransfer, IsmError> {
+        let k_xfer = sam::batch::transfer_card_key(self.keys.get(KeyName::Transfer), xserial);
+        let pd = apdu_spec::TransferPersoData {
+            xserial,
+            key_version: self.key_version(),
+            k_xfer: KeyBytes::new(*k_xfer.expose_secret()),
+        };
+        pd.validate()?;
+        let padded = Zeroizing::new(sam::pad_m2(&pd.to_bytes()));
+        let transport = self.keys.get(KeyName::Transport);
+        let sk_enc = Self::session_key(transport, challenge.0, 0, TxType::PersoEnc, 0);
+        let sk_mac = Self::session_key(transport, challenge.0, 0, TxType::PersoMac, 0);
+        let encrypted = Zeroizing::new(sam::cbc_encrypt(&sk_enc, [0; 8], &padded)?);
+        let cryptogram: [u8; 32] =
+            encrypted
+                .as_slice()
+                .try_into()
+                .map_err(|_| sam::CryptoError::NotBlockAligned {
+                    len: encrypted.len(),
+                })?;
+        let mac_p = sam::retail_mac_m2(&sk_mac, &perso_mac_input(&cryptogram));
+        Ok(apdu_spec::PersonalizeTransfer { cryptogram, mac_p })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

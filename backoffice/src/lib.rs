@@ -27,7 +27,10 @@
 //! | [`ledger`] | accounts, transfers, postings |
 //! | [`registry`] | customers, cash deposits, cards and issuance |
 //! | [`loads`] | load authorisation and recovery |
+//! | [`settlement`] | merchants, SAM issue, batch upload and verification, statements |
 //! | [`audit`] | [`AuditReport`] |
+//! | [`api`] | the HTTP API server (axum, rustls, station tokens, idempotency) and its JSON [`api::wire`] |
+//! | [`client`] | [`client::BackofficeClient`], a blocking HTTPS client of that API |
 //! | [`error`] | [`Error`], [`Refusal`], [`EvidenceError`] |
 
 #![forbid(unsafe_code)]
@@ -42,8 +45,10 @@
     )
 )]
 
+pub mod api;
 pub mod audit;
 mod backoffice;
+pub mod client;
 pub mod clock;
 pub mod db;
 pub mod error;
@@ -52,6 +57,7 @@ pub mod ledger;
 pub mod loads;
 pub mod money;
 pub mod registry;
+pub mod settlement;
 
 pub use audit::{AuditReport, AuditTotals, Discrepancy};
 pub use backoffice::{Backoffice, Config, RefusalEntry};
