@@ -1,10 +1,15 @@
 //! The read-only card client the field tools use: which epurse applet a card carries (purse
 //! or transfer), its FCI, its GET STATUS, and the purse's transaction log. Status words other
 //! than success become [`CardError::Status`] with the command's name, never a generic error.
+//!
+//! The value and issuer commands the teller workflows need (GET CHALLENGE, INITIALIZE / CREDIT
+//! LOAD, GET TRANSACTION PROOF, PERSONALIZE and the issuer commands) are methods of the same
+//! client, in their own `impl` block.
 
 use apdu_spec::{
-    Applet, Fci, GetStatus, LogEntry, PurseStatus, ReadLog, Select, SpecError, StatusWord,
-    TransferStatus,
+    Applet, Challenge, Command, CreditLoad, CreditLoadResponse, Fci, GetChallenge, GetStatus,
+    GetTransactionProof, InitLoadResponse, InitializeLoad, LogEntry, Purse, PurseStatus, ReadLog,
+    RecordType, Select, SpecError, StatusWord, TransactionProof, TransferStatus,
 };
 use thiserror::Error;
 
@@ -199,6 +204,100 @@ impl<T: Transport> CardClient<T> {
             }
         }
         Ok(entries)
+    }
+}
+
+/// The value and issuer commands of a purse card (loads, recovery evidence, personalisation,
+/// issuer commands). Each returns the card's refusal as [`CardError::Status`] with its status
+/// word, so a workflow can tell a definitive refusal from a lost exchange
+/// ([`CardError::Exchange`], e.g. [`ExchangeError::OutcomeUnknown`]).
+impl<T: Transport> CardClient<T> {
+    /// GET CHALLENGE: the card's random for the next (personalisation or issuer) command.
+    pub fn get_challenge(&mut self) -> Result<Challenge, CardError> {
+        const CMD: &str = "GET CHALLENGE";
+        let r = self.channel.send(&GetChallenge)?;
+        match r.sw {
+            StatusWord::Ok => Challenge::parse(&r.data).map_err(|error| CardError::Malformed {
+                command: CMD,
+                error,
+            }),
+            sw => Err(CardError::Status { command: CMD, sw }),
+        }
+    }
+
+    /// INITIALIZE LOAD on the selected purse applet.
+    pub fn initialize_load(
+        &mut self,
+        command: &InitializeLoad,
+    ) -> Result<InitLoadResponse, CardError> {
+        const CMD: &str = "INITIALIZE LOAD";
+        let r = self.channel.send(command)?;
+        match r.sw {
+            StatusWord::Ok => {
+                InitLoadResponse::parse(&r.data).map_err(|error| CardError::Malformed {
+                    command: CMD,
+                    error,
+                })
+            }
+            sw => Err(CardError::Status { command: CMD, sw }),
+        }
+    }
+
+    /// CREDIT LOAD (the back office's MAC2) in the load session INITIALIZE LOAD opened.
+    pub fn credit_load(&mut self, command: &CreditLoad) -> Result<CreditLoadResponse, CardError> {
+        const CMD: &str = "CREDIT LOAD";
+        let r = self.channel.send(command)?;
+        match r.sw {
+            StatusWord::Ok => {
+                CreditLoadResponse::parse(&r.data).map_err(|error| CardError::Malformed {
+                    command: CMD,
+                    error,
+                })
+            }
+            sw => Err(CardError::Status { command: CMD, sw }),
+        }
+    }
+
+    /// GET TRANSACTION PROOF: the log entry of the `record_type` transaction of `purse` with
+    /// counter `counter`, or `None` when the card's log does not hold it (`6A88`).
+    pub fn transaction_proof(
+        &mut self,
+        purse: Purse,
+        record_type: RecordType,
+        counter: u16,
+    ) -> Result<Option<TransactionProof>, CardError> {
+        const CMD: &str = "GET TRANSACTION PROOF";
+        let r = self.channel.send(&GetTransactionProof {
+            purse,
+            record_type,
+            counter,
+        })?;
+        match r.sw {
+            StatusWord::Ok => {
+                TransactionProof::parse(&r.data)
+                    .map(Some)
+                    .map_err(|error| CardError::Malformed {
+                        command: CMD,
+                        error,
+                    })
+            }
+            StatusWord::NotFound => Ok(None),
+            sw => Err(CardError::Status { command: CMD, sw }),
+        }
+    }
+
+    /// Sends a command that answers no data (PERSONALIZE, the issuer commands), named
+    /// `name` in errors; `9000` is success, any other status word is [`CardError::Status`].
+    pub fn command_without_data(
+        &mut self,
+        name: &'static str,
+        command: &Command,
+    ) -> Result<(), CardError> {
+        let r = self.channel.exchange(command)?;
+        match r.sw {
+            StatusWord::Ok => Ok(()),
+            sw => Err(CardError::Status { command: name, sw }),
+        }
     }
 }
 

@@ -44,7 +44,7 @@ enum Command {
     /// Decode an ATR.
     #[command(subcommand)]
     Atr(cli::atr::AtrCmd),
-    /// What an epurse card says about itself: info, log.
+    /// What an epurse card says about itself (info, log); the issuer's issue, block, unblock.
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Card(cli::card::CardCmd),
     /// Raw APDUs: send, script, bench.
@@ -53,6 +53,30 @@ enum Command {
     /// Check pcscd, drivers, readers, cards and applets; each finding with what to do.
     #[command(after_help = EXIT_CODES_HELP)]
     Doctor,
+    /// Customers of the back office: create, show.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Customer(cli::customer::CustomerCmd),
+    /// Cash deposit into a customer's e-Cash or Food-Voucher account.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Deposit(cli::customer::DepositArgs),
+    /// A customer's account balances.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Balance(cli::customer::BalanceArgs),
+    /// Teller station (connected mode): load a purse, recover interrupted loads.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Teller(cli::teller::TellerCmd),
+    /// Check value conservation over the whole ledger; exits 27 on any discrepancy.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Audit(cli::audit::AuditArgs),
+    /// Merchant terminal: sale, status, recover, transfer, ack.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Pos(cli::pos::PosCmd),
+    /// Settlement station: upload a transfer card's batch; merchant statement; settlement report.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Settle(cli::settle::SettleCmd),
+    /// The back-office HTTP API (serve) and its station tokens (add, list, revoke).
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Backoffice(cli::backoffice::BackofficeCmd),
 }
 
 /// Writes log records (the APDU trace) to stderr.
@@ -94,6 +118,14 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Card(cmd) => cli::card::run(&cmd, &global, &mut out)?,
         Command::Apdu(cmd) => cli::apdu::run(&cmd, &global, &mut out)?,
         Command::Doctor => return Ok(cli::doctor::run(&global, &mut out)?),
+        Command::Customer(cmd) => cli::customer::run(&cmd, &global, &mut out)?,
+        Command::Deposit(args) => cli::customer::run_deposit(&args, &global, &mut out)?,
+        Command::Balance(args) => cli::customer::run_balance(&args, &global, &mut out)?,
+        Command::Teller(cmd) => cli::teller::run(&cmd, &global, &mut out)?,
+        Command::Audit(args) => cli::audit::run(&args, &global, &mut out)?,
+        Command::Pos(cmd) => cli::pos::run(&cmd, &global, &mut out)?,
+        Command::Settle(cmd) => cli::settle::run(&cmd, &global, &mut out)?,
+        Command::Backoffice(cmd) => cli::backoffice::run(&cmd, &global, &mut out)?,
     }
     Ok(0)
 }

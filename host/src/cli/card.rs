@@ -1,4 +1,5 @@
 //! `epurse card info` and `epurse card log`: what an epurse card says about itself.
+//! (`card issue|block|unblock` are the issuer's workflows, in [`super::teller`].)
 
 use std::io::Write;
 
@@ -19,6 +20,14 @@ pub enum CardCmd {
     Info,
     /// The purse's transaction log (READ LOG), most recent first.
     Log,
+    /// Personalise the blank card in the reader for a customer (limits, PIN, food categories)
+    /// and register it; repeat the same command after an interruption to finish it.
+    Issue(super::teller::IssueArgs),
+    /// Block the card in the reader (APPLICATION BLOCK under the issuer key) and in the
+    /// registry; `--serial S` blocks a lost card in the registry only.
+    Block(super::teller::AdminArgs),
+    /// Unblock the card in the reader (APPLICATION UNBLOCK) and in the registry.
+    Unblock(super::teller::AdminArgs),
 }
 
 fn io(e: std::io::Error) -> CliError {
@@ -365,6 +374,12 @@ pub fn log_text(reader: &str, serial: &str, entries: &[LogEntry]) -> String {
 
 /// Runs one `epurse card` command, writing to `out`.
 pub fn run(cmd: &CardCmd, global: &Global, out: &mut dyn Write) -> Result<(), CliError> {
+    match cmd {
+        CardCmd::Issue(args) => return super::teller::card_issue(args, global, out),
+        CardCmd::Block(args) => return super::teller::card_admin(args, false, global, out),
+        CardCmd::Unblock(args) => return super::teller::card_admin(args, true, global, out),
+        CardCmd::Info | CardCmd::Log => {}
+    }
     let (reader, mut transport) = connect(global)?;
     // One PC/SC transaction: no other application's SELECT can slip between ours and the
     // reads that depend on it.
@@ -419,6 +434,8 @@ pub fn run(cmd: &CardCmd, global: &Global, out: &mut dyn Write) -> Result<(), Cl
                 log_text(&reader.name, &serial, &entries)
             }
         }
+        // Dispatched to the teller workflows at the top of this function.
+        CardCmd::Issue(_) | CardCmd::Block(_) | CardCmd::Unblock(_) => return Ok(()),
     };
     writeln!(out, "{text}").map_err(io)
 }

@@ -19,6 +19,23 @@
 //! | `epurse apdu bench [-n N] [HEX]` | median/p99 round trip of N exchanges (default 1000 × SELECT purse) |
 //! | `epurse doctor` | pcscd, drivers, readers, cards, applets: each finding with what to do |
 //!
+//! # Teller and operator commands (connected mode, embedded back office)
+//!
+//! | command | what it does |
+//! | --- | --- |
+//! | `epurse customer create NAME` / `customer show ID` | register a customer / name, balances, cards |
+//! | `epurse deposit --customer ID --purse ecash\|food --amount 500.00 --reference R` | cash into a customer's account (idempotent per reference) |
+//! | `epurse balance --customer ID` | the customer's e-Cash and Food-Voucher account balances |
+//! | `epurse card issue --customer ID [--pin P] [limit flags]` | personalise the blank card in the reader and register it (repeat after an interruption to finish it) |
+//! | `epurse card block\|unblock [--serial S]` | issuer APPLICATION BLOCK / UNBLOCK and the registry (`--serial`: lost card, registry only) |
+//! | `epurse teller load --purse ecash\|food --amount 500.00 [--expiry YYYY-MM-DD]` | recover any pending load of the card, then load it from the customer's account; prints the receipt |
+//! | `epurse teller recover` | settle every pending load of the card in the reader from its evidence |
+//! | `epurse audit` | value conservation over the whole ledger; totals; exit 27 on any discrepancy |
+//!
+//! They use the ledger `--db` / `EPURSE_DB` and master keys `--keys` / `EPURSE_KEYS`, by default
+//! in the installation home (`EPURSE_HOME`, see [`crate::config`]). JSON fields: see
+//! [`teller`], [`customer`], [`audit`].
+//!
 //! Global options (before or after the subcommand): `--reader R` (an index from `reader list`
 //! or part of a reader name; env `EPURSE_READER`; default: the first reader holding a card,
 //! else the first reader), `--json` (machine-readable output on stdout for every read
@@ -65,6 +82,22 @@
 //! | 4 | reader problem: no reader, `--reader` not found or ambiguous, reader gone or busy, operation not supported by the reader |
 //! | 5 | card problem: no card, card removed, reset, mute, garbled response, outcome of a command unknown |
 //! | 6 | the card refused (an error status word) or is not an epurse card |
+//! | 20 | teller: insufficient funds in the customer's account |
+//! | 21 | teller: the card is blocked |
+//! | 22 | teller: over a limit of the card (per load, maximum balance) |
+//! | 23 | teller: unknown card (or blank, or not issued) or unknown customer |
+//! | 24 | teller: MAC failure (MAC1, MAC2 refused by the card, TAC) |
+//! | 25 | teller: interrupted or unsettled — a load (or issue) is pending until the card is presented again; run `epurse teller recover` (or repeat the issue) |
+//! | 26 | teller: another refusal (voucher expiry past, serial already issued, key version, rewound counter, counter exhausted) |
+//! | 27 | `epurse audit` found a discrepancy |
+//! | 28 | the back office cannot be opened (ledger file, master-key file, home directory) |
+//! | 30 | pos: insufficient balance on the card's purse(s) |
+//! | 31 | pos: that purse cannot pay here (food purse at a non-food merchant, voucher expired, category not allowed) |
+//! | 32 | pos: PIN needed (`--pin-from-stdin`), wrong or blocked |
+//! | 33 | pos: sale interrupted — the purchase is pending until the card is presented again (`epurse pos recover`) |
+//! | 34 | pos: a split sale paid only its first part |
+//! | 35 | pos: the SAM refused or its state cannot be used (corrupt, rolled back, key version) |
+//! | 36 | transfer card or settlement: wrong card state, or the back office refused the batch |
 //!
 //! `epurse doctor` exits with the code of its first failed finding (0 when none failed).
 
@@ -77,10 +110,17 @@ use crate::transport::{ErrorKind, ShareMode, TransportError};
 
 pub mod apdu;
 pub mod atr;
+pub mod audit;
+pub mod backoffice;
+pub mod backoffice_sam;
 pub mod card;
 pub mod crypto;
+pub mod customer;
 pub mod doctor;
+pub mod pos;
 pub mod reader;
+pub mod settle;
+pub mod teller;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -97,10 +137,36 @@ pub const EXIT_CARD: u8 = 5;
 /// Exit code: the card refused or is not an epurse card.
 pub const EXIT_REFUSED: u8 = 6;
 
+/// Exit code (teller, back office): the customer's account holds less than the amount.
+pub const EXIT_INSUFFICIENT_FUNDS: u8 = 20;
+/// Exit code (teller, back office): the card is blocked.
+pub const EXIT_CARD_BLOCKED: u8 = 21;
+/// Exit code (teller, back office): over a limit of the card (per load, maximum balance).
+pub const EXIT_OVER_LIMIT: u8 = 22;
+/// Exit code (teller, back office): unknown card, card not issued or blank, unknown customer.
+pub const EXIT_UNKNOWN: u8 = 23;
+/// Exit code (teller, back office): a MAC or TAC did not verify.
+pub const EXIT_MAC_FAILURE: u8 = 24;
+/// Exit code (teller): interrupted or unsettled: a load (or issue) stays pending until the
+/// card is presented again (`epurse teller recover`).
+pub const EXIT_PENDING: u8 = 25;
+/// Exit code (teller, back office): another refusal (expiry past, serial already issued, key
+/// version, rewound counter...).
+pub const EXIT_OTHER_REFUSAL: u8 = 26;
+/// Exit code: `epurse audit` found a discrepancy.
+pub const EXIT_AUDIT: u8 = 27;
+/// Exit code: the back office cannot be opened (ledger file, master keys, home directory).
+pub const EXIT_OFFICE: u8 = 28;
+
 /// The exit-code table for `--help`.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success, 1 failed, 2 bad usage or input, \
 3 pcscd not running, 4 reader problem (none, not found, gone, busy, unsupported), \
-5 card problem (none, removed, reset, mute, outcome unknown), 6 card refused / not an epurse card.";
+5 card problem (none, removed, reset, mute, outcome unknown), 6 card refused / not an epurse card; \
+teller: 20 insufficient funds, 21 card blocked, 22 over a limit, 23 unknown card or customer, \
+24 MAC failure, 25 interrupted / load pending (run `epurse teller recover`), 26 other refusal, \
+27 audit discrepancy, 28 back office cannot be opened; pos/settle: 30 insufficient balance, \
+31 purse not allowed here, 32 PIN, 33 sale pending (run `epurse pos recover`), 34 split sale partly \
+paid, 35 SAM problem, 36 transfer card / settlement problem.";
 
 /// Errors a command group reports; [`CliError::exit_code`] gives the process exit code.
 #[derive(Debug, Error)]
@@ -120,6 +186,18 @@ pub enum CliError {
     /// A card error (refusals 6, otherwise by kind).
     #[error(transparent)]
     Card(#[from] CardError),
+    /// A teller workflow error (refusals 20..26, interrupted 25, card errors as above).
+    #[error(transparent)]
+    Teller(#[from] crate::teller::TellerError),
+    /// The back office cannot be opened or failed (exit code 28).
+    #[error("{0}")]
+    Office(String),
+    /// `epurse audit` found discrepancies (exit code 27).
+    #[error("{0}")]
+    Audit(String),
+    /// A POS, transfer or settlement workflow error (exit codes 30..36, see `cli::pos`).
+    #[error(transparent)]
+    Pos(#[from] crate::pos::PosError),
 }
 
 fn kind_code(kind: ErrorKind) -> u8 {
@@ -143,6 +221,10 @@ impl CliError {
             CliError::Card(CardError::Exchange(ExchangeError::InvalidCommand { .. })) => EXIT_USAGE,
             CliError::Card(CardError::Exchange(e)) => kind_code(e.kind()),
             CliError::Card(_) => EXIT_REFUSED,
+            CliError::Teller(e) => teller::exit_code(e),
+            CliError::Office(_) => EXIT_OFFICE,
+            CliError::Audit(_) => EXIT_AUDIT,
+            CliError::Pos(e) => pos::exit_code(e),
         }
     }
 }
