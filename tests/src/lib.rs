@@ -471,8 +471,10 @@ pub struct SlotLease {
 }
 
 impl SlotLease {
-    /// Waits (up to 5 minutes) for slot `index`, then makes sure it holds its default card,
-    /// present and without a fault.
+    /// Waits (up to 25 minutes) for slot `index`, then makes sure it holds its default card,
+    /// present and without a fault. The tests of one binary run in parallel threads and queue
+    /// here one after another, so the wait covers a whole binary's stack tests; it only guards
+    /// against a holder that is stuck (every `epurse` run has its own timeout).
     pub fn acquire(index: usize) -> Result<SlotLease> {
         ensure_stack()?;
         if index >= READERS.len() {
@@ -481,7 +483,7 @@ impl SlotLease {
         let lock = FileLock::exclusive(
             &stack_dir().join(format!("slot-{index}.lock")),
             &format!("e2e test lease of slot {index}"),
-            Duration::from_secs(300),
+            Duration::from_secs(1500),
         )?;
         let wallet = Wallet::fetch()?;
         let current = wallet.slots.get(index).and_then(|s| s.card.clone());
