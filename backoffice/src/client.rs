@@ -28,14 +28,16 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::api::wire::{
-    AuditView, BeginLoad, CardView, CompleteLoad, CustomerView, DepositView, ErrorBody, Health,
-    LoadAuthorisationView, LoadList, LoadResolutionView, LoadView, NewCustomer, NewDeposit,
-    ProofWire, RecoverLoad, ReleaseLoad,
+    AuditView, BeginLoad, CardView, CommandView, CompleteLoad, CustomerView, DepositView, Empty,
+    ErrorBody, Health, IssuerCommandRequest, LoadAuthorisationView, LoadList, LoadResolutionView,
+    LoadView, NewCustomer, NewDeposit, PrepareIssue, ProofWire, RecoverLoad, ReleaseLoad,
+    SerialView, SetCardStatus, SettlementView, UploadBatch,
 };
 use crate::api::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::loads::{CardEvidence, LoadAuthorisation, LoadId, LoadRequest, ProofEvidence};
-use crate::registry::CashDeposit;
+use crate::registry::{CardStatus, CashDeposit, IssueRequest, IssuerAction};
 use crate::CustomerId;
+use apdu_spec::{Challenge, Command, PersonalizePurse, UnblockTarget};
 
 /// What can go wrong talking to the back office.
 #[derive(Debug, Error)]
@@ -93,6 +95,14 @@ impl ClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The back office's refusal with its data, if the answer carried one.
+    pub fn refusal(&self) -> Option<crate::Refusal> {
+        match self {
+            ClientError::Api { body, .. } => body.refusal.as_ref().and_then(|r| r.to_refusal()),
             _ => None,
         }
     }
@@ -434,6 +444,7 @@ impl BackofficeClient {
                     error: "http".into(),
                     code: format!("http_{}", answer.status),
                     message: format!("HTTP {} without an API error body", answer.status),
+                    refusal: None,
                 });
             Err(ClientError::Api {
                 status: answer.status,
@@ -586,6 +597,142 @@ impl BackofficeClient {
     pub fn audit(&self) -> Result<AuditView> {
         self.get("/v1/audit")
     }
+}
+
+impl BackofficeClient {
+    /// A fresh serial for a blank card.
+    pub fn allocate_serial(&self, key: &IdempotencyKey) -> Result<Serial> {
+        let view: SerialView = self.post("/v1/serials", key, &Empty {})?;
+        view.serial.parse().map_err(|e| ClientError::Decode {
+            what: "POST /v1/serials".into(),
+            message: format!("serial: {e}"),
+        })
+    }
+
+    /// Registers a card *personalising* and returns its PERSONALIZE command (see
+    /// [`crate::Backoffice::prepare_issue`]). The PIN block travels inside TLS only.
+    pub fn prepare_issue(
+        &self,
+        request: &IssueRequest,
+        challenge: Challenge,
+        key: &IdempotencyKey,
+    ) -> Result<PersonalizePurse> {
+        let p = &request.profile;
+        let path = format!("/v1/cards/{}/prepare", request.serial);
+        let view: CommandView = self.post(
+            &path,
+            key,
+            &PrepareIssue {
+                customer: request.customer.0,
+                challenge: hex::encode_upper(challenge.0),
+                limits: hex::encode_upper(p.limits.to_bytes()),
+                pin_block: hex::encode_upper(p.pin.as_bytes()),
+                pin_try_limit: p.pin_try_limit,
+                uc_limit: p.uc_limit,
+                food_mccs: hex::encode_upper(p.food_mccs.to_bytes()),
+            },
+        )?;
+        command_bytes(&format!("POST {path}"), &view.command)
+            .and_then(|b| contract(&format!("POST {path}"), PersonalizePurse::parse(&b)))
+    }
+
+    /// The card accepted PERSONALIZE: the card as now registered.
+    pub fn confirm_issue(&self, serial: &Serial, key: &IdempotencyKey) -> Result<CardView> {
+        self.post(&format!("/v1/cards/{serial}/confirm"), key, &Empty {})
+    }
+
+    /// The card stayed blank: drops its registration.
+    pub fn abandon_issue(&self, serial: &Serial, key: &IdempotencyKey) -> Result<()> {
+        let _: Empty = self.post(&format!("/v1/cards/{serial}/abandon"), key, &Empty {})?;
+        Ok(())
+    }
+
+    /// An issuer command for the card's challenge and admin counter.
+    pub fn issuer_command(
+        &self,
+        serial: &Serial,
+        challenge: Challenge,
+        admin_counter: u16,
+        action: &IssuerAction,
+        key: &IdempotencyKey,
+    ) -> Result<Command> {
+        let (name, pin_block, limits) = match action {
+            IssuerAction::Block => ("block", None, None),
+            IssuerAction::Unblock(UnblockTarget::Card) => ("unblock", None, None),
+            IssuerAction::Unblock(UnblockTarget::UnconnectedLoading) => ("unblock_uc", None, None),
+            IssuerAction::PinUnblock(pin) => (
+                "pin_unblock",
+                pin.as_ref().map(|p| hex::encode_upper(p.as_bytes())),
+                None,
+            ),
+            IssuerAction::SetLimits(l) => {
+                ("set_limits", None, Some(hex::encode_upper(l.to_bytes())))
+            }
+        };
+        let path = format!("/v1/cards/{serial}/issuer-command");
+        let view: CommandView = self.post(
+            &path,
+            key,
+            &IssuerCommandRequest {
+                challenge: hex::encode_upper(challenge.0),
+                admin_counter,
+                action: name.to_owned(),
+                pin_block,
+                limits,
+            },
+        )?;
+        let what = format!("POST {path}");
+        command_bytes(&what, &view.command).and_then(|b| contract(&what, Command::parse(&b)))
+    }
+
+    /// Sets a card's registry status (`Active` or `Blocked`).
+    pub fn set_card_status(
+        &self,
+        serial: &Serial,
+        status: CardStatus,
+        key: &IdempotencyKey,
+    ) -> Result<CardView> {
+        self.post(
+            &format!("/v1/cards/{serial}/status"),
+            key,
+            &SetCardStatus {
+                status: status.as_str().to_owned(),
+            },
+        )
+    }
+
+    /// Uploads a sealed SAM batch read from transfer card `xserial`; the answer carries the
+    /// acknowledgement (CLEAR BATCH) to write back to the card. A refused batch is an
+    /// [`ClientError::Api`] with `error` = `refused` and the rejection's code.
+    pub fn upload_batch(
+        &self,
+        batch: &[u8],
+        xserial: &Serial,
+        key: &IdempotencyKey,
+    ) -> Result<SettlementView> {
+        self.post(
+            "/v1/settlement/batches",
+            key,
+            &UploadBatch {
+                batch: hex::encode_upper(batch),
+                xserial: xserial.to_string(),
+            },
+        )
+    }
+}
+
+fn command_bytes(what: &str, text: &str) -> Result<Vec<u8>> {
+    hex::decode(text).map_err(|e| ClientError::Decode {
+        what: what.to_owned(),
+        message: format!("command: {e}"),
+    })
+}
+
+fn contract<T>(what: &str, parsed: apdu_spec::Result<T>) -> Result<T> {
+    parsed.map_err(|e| ClientError::Decode {
+        what: what.to_owned(),
+        message: format!("command: {e}"),
+    })
 }
 
 mod path_method {

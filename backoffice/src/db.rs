@@ -22,7 +22,7 @@ use crate::money::Currency;
 pub const APPLICATION_ID: i32 = 0x4550_424F;
 
 /// The schema version this program writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// One schema step: applying `sql` to a file at version `version - 1` gives `version`.
 pub(crate) struct Migration {
@@ -40,6 +40,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         sql: crate::settlement::SCHEMA_SETTLEMENT,
+    },
+    // Load mode: connected or unconnected (issue 5 item 8).
+    Migration {
+        version: 3,
+        sql: crate::unconnected::SCHEMA_UNCONNECTED,
     },
 ];
 

@@ -194,6 +194,13 @@ pub enum EvidenceError {
     /// A TAC (of CREDIT LOAD or of the proof) does not verify.
     #[error("the card's TAC does not verify: the load stays pending; recover it with GET STATUS and GET TRANSACTION PROOF")]
     TacInvalid,
+    /// An unconnected load whose code the card has not used yet: its load counter is still
+    /// below the load's, so the code still works on the card and the reservation must stay.
+    #[error("the card's load counter is still below {counter}: the unconnected-load code has not been used and still works on the card, so its funds stay reserved; let the cardholder enter it at the pocket reader (print it again with `epurse teller load --unconnected` for the same card, purse and amount), then recover")]
+    UnconnectedCodeUnused {
+        /// The load's counter (`CTR`).
+        counter: u16,
+    },
     /// CREDIT LOAD was answered with a status that does not prove the card did not credit.
     #[error("status {0} does not prove the card did not credit; recover the load from the card's evidence")]
     NotDefinitive(String),

@@ -27,6 +27,7 @@
 //! | [`ledger`] | accounts, transfers, postings |
 //! | [`registry`] | customers, cash deposits, cards and issuance |
 //! | [`loads`] | load authorisation and recovery |
+//! | [`unconnected`] | unconnected loads: AUTH and CONFIRM codes through the pocket reader |
 //! | [`settlement`] | merchants, SAM issue, batch upload and verification, statements |
 //! | [`audit`] | [`AuditReport`] |
 //! | [`api`] | the HTTP API server (axum, rustls, station tokens, idempotency) and its JSON [`api::wire`] |
@@ -58,6 +59,7 @@ pub mod loads;
 pub mod money;
 pub mod registry;
 pub mod settlement;
+pub mod unconnected;
 
 pub use audit::{AuditReport, AuditTotals, Discrepancy};
 pub use backoffice::{Backoffice, Config, RefusalEntry};
@@ -73,4 +75,7 @@ pub use money::{Currency, MinorUnits, MoneyError};
 pub use registry::{
     Card, CardPurse, CardStatus, CashDeposit, Customer, CustomerBalances, DepositReceipt,
     IssueRequest, IssuerAction,
+};
+pub use unconnected::{
+    UnconnectedAuthorisation, UnconnectedLoad, UnconnectedRequest, UnconnectedResolution,
 };

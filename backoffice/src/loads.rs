@@ -163,6 +163,52 @@ pub struct Load {
 }
 
 impl Load {
+    /// A load as another back office reported it (e.g. over the HTTP API, see
+    /// [`crate::client`]): the card's random, MAC1 and TAC stay with the back office, so such a
+    /// load can be shown and its id used, never settled locally.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reported(
+        id: LoadId,
+        serial: Serial,
+        purse: Purse,
+        counter: u16,
+        amount: MinorUnits,
+        expiry: Option<Date>,
+        terminal: TerminalId,
+        key_version: u8,
+        balance_before: MinorUnits,
+        datetime: DateTime,
+        customer: CustomerId,
+        state: LoadState,
+        balance_after: Option<MinorUnits>,
+        resolution: Option<String>,
+        created_at: i64,
+        resolved_at: Option<i64>,
+    ) -> Self {
+        Load {
+            id,
+            serial,
+            purse,
+            counter,
+            amount,
+            expiry,
+            terminal,
+            key_version,
+            balance_before,
+            datetime,
+            mac2: [0; 8],
+            customer,
+            state,
+            balance_after,
+            resolution,
+            created_at,
+            resolved_at,
+            rnd: [0; 4],
+            mac1: [0; 8],
+            tac: None,
+        }
+    }
+
     /// The CREDIT LOAD command of this load (to resend after a lost response; the card accepts
     /// it only within the same load session).
     pub fn credit_load(&self) -> CreditLoad {
@@ -808,6 +854,13 @@ impl Backoffice {
     ///
     /// Idempotent: a settled load answers `AlreadyCompleted` / `AlreadyReleased`.
     pub fn recover_load(&mut self, id: LoadId, evidence: &CardEvidence) -> Result<LoadResolution> {
+        // An unconnected load is decided by its own rules (TT 04 proof; an unused code is never
+        // released), whichever recovery path meets it.
+        if self.is_unconnected_load(id)? {
+            let outcome = self.recover_unconnected_load(id, evidence)?.outcome;
+            let load = self.load(id)?;
+            return Ok(LoadResolution { outcome, load });
+        }
         let outcome = self.write(|tx, env| {
             let load = load_by_id(tx, id)?;
             match load.state {

@@ -301,6 +301,29 @@ impl<T: Transport> CardClient<T> {
     }
 }
 
+/// UNCONNECTED LOAD (SPEC 2.12), the pocket reader's one value command.
+impl<T: Transport> CardClient<T> {
+    /// UNCONNECTED LOAD on the selected purse applet: the card checks `AUTH` and, when right,
+    /// credits the purse and answers its balance and `code8(CONFIRM)`. A wrong code is
+    /// [`CardError::Status`] with `63Cx` (x tries left), a disabled mode `9408`.
+    pub fn unconnected_load(
+        &mut self,
+        command: &apdu_spec::UnconnectedLoad,
+    ) -> Result<apdu_spec::UnconnectedLoadResponse, CardError> {
+        const CMD: &str = "UNCONNECTED LOAD";
+        let r = self.channel.send(command)?;
+        match r.sw {
+            StatusWord::Ok => apdu_spec::UnconnectedLoadResponse::parse(&r.data).map_err(|error| {
+                CardError::Malformed {
+                    command: CMD,
+                    error,
+                }
+            }),
+            sw => Err(CardError::Status { command: CMD, sw }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,9 +11,9 @@ use apdu_spec::{
     PersonalizePurse, PinBlock, Purse, PurseStatus, Serial, StatusWord, TerminalId,
 };
 use backoffice::{
-    AuditReport, Card, CardEvidence, CardProfile, CardPurse, CardStatus, CashDeposit, Currency,
-    Customer, CustomerBalances, CustomerId, DepositReceipt, Error, IssueRequest, IssuerAction,
-    Load, LoadAuthorisation, LoadId, LoadRequest, LoadResolution, Refusal, ReleaseReason,
+    Card, CardEvidence, CardProfile, CardPurse, CardStatus, CashDeposit, Currency, Customer,
+    CustomerBalances, CustomerId, DepositReceipt, Error, IssueRequest, IssuerAction, Load,
+    LoadAuthorisation, LoadId, LoadRequest, LoadResolution, Refusal, ReleaseReason,
 };
 use host::card::CardClient;
 use host::teller::{
@@ -113,6 +113,22 @@ fn active_card(ctr: u16) -> MockTransport {
         )
 }
 
+/// [`active_card`] at load counter 0 that then answers INITIALIZE LOAD of 5.00 with counter 1.
+fn initialised_card() -> MockTransport {
+    active_card(0).expect_apdu(
+        &hexs(&init_load_cmd(500).to_bytes()),
+        &format!("{}9000", hexs(&init_load_resp(1).to_bytes())),
+    )
+}
+
+/// The kind of refusal `r` is, if it is one.
+fn refusal<T>(r: &Result<T, TellerError>) -> Option<RefusalKind> {
+    match r {
+        Err(TellerError::Refused { kind, .. }) => Some(*kind),
+        _ => None,
+    }
+}
+
 fn limits() -> Limits {
     let a = |v| Amount::new(v).unwrap();
     Limits {
@@ -161,6 +177,13 @@ struct FakeOffice {
 }
 
 impl FakeOffice {
+    /// A back office that authorises the load ([`authorisation`]).
+    fn authorising() -> FakeOffice {
+        FakeOffice {
+            begin: Some(Ok(authorisation())),
+            ..FakeOffice::default()
+        }
+    }
     fn note(&self, call: impl Into<String>) {
         self.calls.borrow_mut().push(call.into());
     }
@@ -218,10 +241,7 @@ impl Office for FakeOffice {
     }
     fn prepare_issue(&mut self, r: &IssueRequest, c: Challenge) -> OfficeResult<PersonalizePurse> {
         self.note(format!("prepare_issue {} {}", r.serial, hexs(&c.0)));
-        Ok(PersonalizePurse {
-            cryptogram: [0x11; 128],
-            mac_p: [0x22; 8],
-        })
+        Ok(personalize_cmd())
     }
     fn confirm_issue(&mut self, s: &Serial) -> OfficeResult<Card> {
         self.note(format!("confirm_issue {s}"));
@@ -281,7 +301,7 @@ impl Office for FakeOffice {
         self.note("pending_loads");
         Ok(Vec::new())
     }
-    fn audit(&mut self) -> OfficeResult<AuditReport> {
+    fn audit(&mut self) -> OfficeResult<backoffice::api::wire::AuditView> {
         self.unsupported("audit")
     }
 }
@@ -341,16 +361,7 @@ fn blank_card_is_not_loaded() {
     let card = MockTransport::new(READER)
         .expect_apdu(&select_cmd(), &format!("{}9000", fci(Lifecycle::Blank)));
     let (r, card) = run_load(&mut office, card, &order(500));
-    assert!(
-        matches!(
-            r,
-            Err(TellerError::Refused {
-                kind: RefusalKind::Unknown,
-                ..
-            })
-        ),
-        "{r:?}"
-    );
+    assert_eq!(refusal(&r), Some(RefusalKind::Unknown), "{r:?}");
     card.finish().unwrap();
     assert!(office.calls().is_empty(), "{:?}", office.calls());
 }
@@ -360,16 +371,7 @@ fn card_limit_refusal_stops_before_the_back_office() {
     let mut office = FakeOffice::default();
     let card = active_card(0).expect_apdu(&hexs(&init_load_cmd(500).to_bytes()), "9404");
     let (r, card) = run_load(&mut office, card, &order(500));
-    assert!(
-        matches!(
-            r,
-            Err(TellerError::Refused {
-                kind: RefusalKind::OverLimit,
-                ..
-            })
-        ),
-        "{r:?}"
-    );
+    assert_eq!(refusal(&r), Some(RefusalKind::OverLimit), "{r:?}");
     card.finish().unwrap();
     assert_eq!(office.calls(), ["pending_loads"]);
 }
@@ -383,10 +385,7 @@ fn back_office_refusal_sends_no_credit_load() {
         })),
         ..FakeOffice::default()
     };
-    let card = active_card(0).expect_apdu(
-        &hexs(&init_load_cmd(500).to_bytes()),
-        &format!("{}9000", hexs(&init_load_resp(1).to_bytes())),
-    );
+    let card = initialised_card();
     let (r, card) = run_load(&mut office, card, &order(500));
     match r {
         Err(TellerError::Refused {
@@ -404,21 +403,13 @@ fn back_office_refusal_sends_no_credit_load() {
 
 #[test]
 fn lost_credit_load_leaves_the_load_pending_and_nothing_guessed() {
-    let mut office = FakeOffice {
-        begin: Some(Ok(authorisation())),
-        ..FakeOffice::default()
-    };
-    let card = active_card(0)
-        .expect_apdu(
-            &hexs(&init_load_cmd(500).to_bytes()),
-            &format!("{}9000", hexs(&init_load_resp(1).to_bytes())),
-        )
-        .expect_apdu_error(
-            &hexs(&credit_cmd().to_bytes()),
-            TransportError::CardRemoved {
-                reader: READER.into(),
-            },
-        );
+    let mut office = FakeOffice::authorising();
+    let card = initialised_card().expect_apdu_error(
+        &hexs(&credit_cmd().to_bytes()),
+        TransportError::CardRemoved {
+            reader: READER.into(),
+        },
+    );
     let (r, card) = run_load(&mut office, card, &order(500));
     match r {
         Err(TellerError::Interrupted(msg)) => {
@@ -434,16 +425,8 @@ fn lost_credit_load_leaves_the_load_pending_and_nothing_guessed() {
 
 #[test]
 fn credit_load_refused_by_the_card_asks_for_release_with_the_status_word() {
-    let mut office = FakeOffice {
-        begin: Some(Ok(authorisation())),
-        ..FakeOffice::default()
-    };
-    let card = active_card(0)
-        .expect_apdu(
-            &hexs(&init_load_cmd(500).to_bytes()),
-            &format!("{}9000", hexs(&init_load_resp(1).to_bytes())),
-        )
-        .expect_apdu(&hexs(&credit_cmd().to_bytes()), "9302");
+    let mut office = FakeOffice::authorising();
+    let card = initialised_card().expect_apdu(&hexs(&credit_cmd().to_bytes()), "9302");
     let (r, card) = run_load(&mut office, card, &order(500));
     card.finish().unwrap();
     let calls = office.calls();
@@ -462,14 +445,8 @@ fn credit_load_refused_by_the_card_asks_for_release_with_the_status_word() {
 #[test]
 fn issue_personalises_a_blank_card_and_confirms() {
     let mut office = FakeOffice::default();
-    let personalize = PersonalizePurse {
-        cryptogram: [0x11; 128],
-        mac_p: [0x22; 8],
-    };
-    let card = MockTransport::new(READER)
-        .expect_apdu(&select_cmd(), &format!("{}9000", fci(Lifecycle::Blank)))
-        .expect_apdu(&hexs(&GetChallenge.to_bytes()), "A1B2C3D49000")
-        .expect_apdu(&hexs(&personalize.to_bytes()), "9000");
+    let personalize = personalize_cmd();
+    let card = blank_card_challenged().expect_apdu(&hexs(&personalize.to_bytes()), "9000");
     let mut client = CardClient::new(card);
     let report = teller::issue(&mut office, &mut client, &issue_order()).unwrap();
     assert!(!report.resumed);
@@ -484,6 +461,21 @@ fn issue_personalises_a_blank_card_and_confirms() {
             format!("confirm_issue {SERIAL}"),
         ]
     );
+}
+
+/// The PERSONALIZE command [`FakeOffice`] prepares for every issue.
+fn personalize_cmd() -> PersonalizePurse {
+    PersonalizePurse {
+        cryptogram: [0x11; 128],
+        mac_p: [0x22; 8],
+    }
+}
+
+/// A blank card that answers SELECT and then GET CHALLENGE with `A1B2C3D4`.
+fn blank_card_challenged() -> MockTransport {
+    MockTransport::new(READER)
+        .expect_apdu(&select_cmd(), &format!("{}9000", fci(Lifecycle::Blank)))
+        .expect_apdu(&hexs(&GetChallenge.to_bytes()), "A1B2C3D49000")
 }
 
 fn issue_order() -> IssueOrder {
@@ -501,21 +493,15 @@ fn issue_order() -> IssueOrder {
 
 #[test]
 fn issue_interrupted_keeps_the_registration_and_refused_abandons_it() {
-    let personalize = PersonalizePurse {
-        cryptogram: [0x11; 128],
-        mac_p: [0x22; 8],
-    };
+    let personalize = personalize_cmd();
     // Card pulled during PERSONALIZE: outcome unknown, nothing abandoned.
     let mut office = FakeOffice::default();
-    let card = MockTransport::new(READER)
-        .expect_apdu(&select_cmd(), &format!("{}9000", fci(Lifecycle::Blank)))
-        .expect_apdu(&hexs(&GetChallenge.to_bytes()), "A1B2C3D49000")
-        .expect_apdu_error(
-            &hexs(&personalize.to_bytes()),
-            TransportError::CardRemoved {
-                reader: READER.into(),
-            },
-        );
+    let card = blank_card_challenged().expect_apdu_error(
+        &hexs(&personalize.to_bytes()),
+        TransportError::CardRemoved {
+            reader: READER.into(),
+        },
+    );
     let mut client = CardClient::new(card);
     let r = teller::issue(&mut office, &mut client, &issue_order());
     assert!(matches!(r, Err(TellerError::Interrupted(_))), "{r:?}");
@@ -529,9 +515,7 @@ fn issue_interrupted_keeps_the_registration_and_refused_abandons_it() {
         personalising: true,
         ..FakeOffice::default()
     };
-    let card = MockTransport::new(READER)
-        .expect_apdu(&select_cmd(), &format!("{}9000", fci(Lifecycle::Blank)))
-        .expect_apdu(&hexs(&GetChallenge.to_bytes()), "A1B2C3D49000")
+    let card = blank_card_challenged()
         .expect_apdu(&hexs(&personalize.to_bytes()), "6A80")
         .expect_apdu(&select_cmd(), &format!("{}9000", fci(Lifecycle::Blank)));
     let mut client = CardClient::new(card);
@@ -627,14 +611,9 @@ fn card_refusal_kinds_map_status_words() {
 
 #[test]
 fn personalize_error_on_a_card_that_is_no_longer_blank_keeps_the_registration() {
-    let personalize = PersonalizePurse {
-        cryptogram: [0x11; 128],
-        mac_p: [0x22; 8],
-    };
+    let personalize = personalize_cmd();
     let mut office = FakeOffice::default();
-    let card = MockTransport::new(READER)
-        .expect_apdu(&select_cmd(), &format!("{}9000", fci(Lifecycle::Blank)))
-        .expect_apdu(&hexs(&GetChallenge.to_bytes()), "A1B2C3D49000")
+    let card = blank_card_challenged()
         .expect_apdu(&hexs(&personalize.to_bytes()), "6F00")
         .expect_apdu(&select_cmd(), &format!("{}9000", fci(Lifecycle::Active)));
     let mut client = CardClient::new(card);

@@ -24,7 +24,8 @@
 //!   creating a customer, which may then leave one extra, empty customer record (no value
 //!   involved).
 //! - **Errors** are `{"error", "code", "message"}` ([`wire::ErrorBody`]) with the HTTP
-//!   status below. Nothing the server answers or logs contains a key, a token or a MAC; the
+//!   status below; a business refusal also carries `refusal` (its data, [`wire::RefusalWire`]),
+//!   so a remote station shows the same message and exit code as an embedded one. Nothing the server answers or logs contains a key, a token or a MAC; the
 //!   one exception by design is the CREDIT LOAD command returned by `POST /v1/loads`, whose
 //!   MAC2 *is* the authorisation the station must pass to the card.
 //!
@@ -42,6 +43,13 @@
 //! | `POST /v1/loads/{id}/release` | [`wire::ReleaseLoad`] → [`wire::LoadResolutionView`] |
 //! | `POST /v1/loads/{id}/recover` | [`wire::RecoverLoad`] → [`wire::LoadResolutionView`] |
 //! | `GET /v1/audit` | → [`wire::AuditView`] |
+//! | `POST /v1/serials` | `{}` → 201 [`wire::SerialView`] (a fresh serial for a blank card) |
+//! | `POST /v1/cards/{serial}/prepare` | [`wire::PrepareIssue`] → 201 [`wire::CommandView`] (PERSONALIZE) |
+//! | `POST /v1/cards/{serial}/confirm` | `{}` → [`wire::CardView`] |
+//! | `POST /v1/cards/{serial}/abandon` | `{}` → `{}` |
+//! | `POST /v1/cards/{serial}/issuer-command` | [`wire::IssuerCommandRequest`] → [`wire::CommandView`] |
+//! | `POST /v1/cards/{serial}/status` | [`wire::SetCardStatus`] → [`wire::CardView`] |
+//! | `POST /v1/settlement/batches` | [`wire::UploadBatch`] → [`wire::SettlementView`] (with the CLEAR BATCH acknowledgement) |
 //!
 //! | status | `error` | when |
 //! | --- | --- | --- |
@@ -52,7 +60,7 @@
 //! | 405 | `bad_request` | a method the path does not take |
 //! | 409 | `evidence` / `conflict` | card evidence cannot settle the load (it stays pending); a request against the ledger's record; the same key still running |
 //! | 413 | `bad_request` | body over 64 KiB |
-//! | 422 | `refused` / `idempotency` | a business refusal (`code` = [`crate::Refusal::code`]); key reused for another request |
+//! | 422 | `refused` / `idempotency` | a business refusal (`code` = [`crate::Refusal::code`]) or a settlement batch refused whole (`code` = [`crate::settlement::BatchRejection::code`]); key reused for another request |
 //! | 503 | `unavailable` | the ledger is busy (retry with the same key) |
 //! | 500 | `internal` | anything else (details only in the server log) |
 

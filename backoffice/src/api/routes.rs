@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apdu_spec::{
-    ContractCommand, CreditLoadResponse, InitLoadResponse, InitializeLoad, PurseStatus, Serial,
-    StatusWord, TransactionProof,
+    Challenge, ContractCommand, CreditLoadResponse, InitLoadResponse, InitializeLoad, Limits,
+    MccAllowlist, PinBlock, PurseStatus, Serial, StatusWord, TransactionProof, UnblockTarget,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -26,17 +26,19 @@ use tokio::task::JoinSet;
 use super::pool::{Pool, PoolError, Worker};
 use super::store::{is_token_shaped, sha256, Authentication, Idempotency};
 use super::wire::{
-    self, AuditView, BeginLoad, CardView, CompleteLoad, CustomerView, DepositView, ErrorBody,
-    Health, LoadAuthorisationView, LoadList, LoadResolutionView, LoadView, NewCustomer, NewDeposit,
-    ProofWire, RecoverLoad, ReleaseLoad,
+    self, AuditView, BeginLoad, CardView, CommandView, CompleteLoad, CustomerView, DepositView,
+    Empty, ErrorBody, Health, IssuerCommandRequest, LoadAuthorisationView, LoadList,
+    LoadResolutionView, LoadView, NewCustomer, NewDeposit, PrepareIssue, ProofWire, RecoverLoad,
+    ReleaseLoad, SerialView, SetCardStatus, SettlementView, UploadBatch,
 };
 use super::{ApiError, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::clock::Clock;
 use crate::error::{Error, EvidenceError, Refusal};
-use crate::ism::IsmError;
+use crate::ism::{CardProfile, IsmError};
 use crate::loads::{CardEvidence, LoadId, LoadRequest, ProofEvidence, ReleaseReason};
 use crate::money::Currency;
-use crate::registry::CashDeposit;
+use crate::registry::{CardStatus, CashDeposit, IssueRequest, IssuerAction};
+use crate::settlement::UploadOutcome;
 use crate::{Backoffice, CustomerId};
 
 /// Largest request body.
@@ -103,6 +105,7 @@ impl Failure {
                 error: error.to_owned(),
                 code: code.to_owned(),
                 message: message.into(),
+                refusal: None,
             },
         }
     }
@@ -135,7 +138,10 @@ impl Failure {
                 } else {
                     "refused"
                 };
-                Self::new(status, error, refusal.code(), refusal.describe(currency))
+                let mut failure =
+                    Self::new(status, error, refusal.code(), refusal.describe(currency));
+                failure.body.refusal = Some(Box::new(wire::RefusalWire::from(&refusal)));
+                failure
             }
             Error::Evidence(e) => {
                 let code = match e {
@@ -144,6 +150,7 @@ impl Failure {
                     EvidenceError::ProofMismatch(_) => "proof_mismatch",
                     EvidenceError::TacInvalid => "tac_invalid",
                     EvidenceError::NotDefinitive(_) => "not_definitive",
+                    EvidenceError::UnconnectedCodeUnused { .. } => "unconnected_code_unused",
                 };
                 Self::new(StatusCode::CONFLICT, "evidence", code, e.to_string())
             }
@@ -892,6 +899,238 @@ async fn audit(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response
     .await
 }
 
+fn challenge_field(text: &str) -> Result<Challenge, Failure> {
+    let bytes = hex_field("challenge", text)?;
+    <[u8; 4]>::try_from(bytes.as_slice())
+        .map(Challenge)
+        .map_err(|_| {
+            Failure::bad_request(
+                "invalid_challenge",
+                "challenge must be the card's GET CHALLENGE answer, 8 hex digits",
+            )
+        })
+}
+
+fn card_answer(bo: &mut Backoffice, serial: &Serial, c: &Currency) -> Result<CardView, Failure> {
+    let f = |e| Failure::from_backoffice(e, c);
+    let card = bo.card(serial).map_err(f)?;
+    let unsettled = bo.pending_loads(Some(serial)).map_err(f)?;
+    Ok(CardView::new(&card, &unsettled))
+}
+
+async fn allocate_serial(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let c = app.currency;
+    app.mutate(
+        &headers,
+        "/v1/serials".into(),
+        body,
+        StatusCode::CREATED,
+        move |bo, _station, _req: Empty| {
+            let serial = bo
+                .allocate_serial()
+                .map_err(|e| Failure::from_backoffice(e, &c))?;
+            Ok(SerialView {
+                serial: serial.to_string(),
+            })
+        },
+    )
+    .await
+}
+
+async fn prepare_issue(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(serial): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let c = app.currency;
+    app.mutate(
+        &headers,
+        format!("/v1/cards/{serial}/prepare"),
+        body,
+        StatusCode::CREATED,
+        move |bo, _station, req: PrepareIssue| {
+            let serial = serial_param(&serial)?;
+            let challenge = challenge_field(&req.challenge)?;
+            let request = IssueRequest {
+                serial,
+                customer: CustomerId(req.customer),
+                profile: CardProfile {
+                    limits: card_data("limits", &req.limits, Limits::parse)?,
+                    pin: card_data("pin_block", &req.pin_block, PinBlock::parse)?,
+                    pin_try_limit: req.pin_try_limit,
+                    uc_limit: req.uc_limit,
+                    food_mccs: card_data("food_mccs", &req.food_mccs, MccAllowlist::parse)?,
+                },
+            };
+            let personalize = bo
+                .prepare_issue(&request, challenge)
+                .map_err(|e| Failure::from_backoffice(e, &c))?;
+            Ok(CommandView {
+                command: hex::encode_upper(personalize.to_bytes()),
+            })
+        },
+    )
+    .await
+}
+
+async fn confirm_issue(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(serial): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let c = app.currency;
+    app.mutate(
+        &headers,
+        format!("/v1/cards/{serial}/confirm"),
+        body,
+        StatusCode::OK,
+        move |bo, _station, _req: Empty| {
+            let serial = serial_param(&serial)?;
+            bo.confirm_issue(&serial)
+                .map_err(|e| Failure::from_backoffice(e, &c))?;
+            card_answer(bo, &serial, &c)
+        },
+    )
+    .await
+}
+
+async fn abandon_issue(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(serial): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let c = app.currency;
+    app.mutate(
+        &headers,
+        format!("/v1/cards/{serial}/abandon"),
+        body,
+        StatusCode::OK,
+        move |bo, _station, _req: Empty| {
+            let serial = serial_param(&serial)?;
+            bo.abandon_issue(&serial)
+                .map_err(|e| Failure::from_backoffice(e, &c))?;
+            Ok(Empty {})
+        },
+    )
+    .await
+}
+
+async fn issuer_command(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(serial): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let c = app.currency;
+    app.mutate(
+        &headers,
+        format!("/v1/cards/{serial}/issuer-command"),
+        body,
+        StatusCode::OK,
+        move |bo, _station, req: IssuerCommandRequest| {
+            let serial = serial_param(&serial)?;
+            let challenge = challenge_field(&req.challenge)?;
+            let action = match (req.action.as_str(), &req.pin_block, &req.limits) {
+                ("block", None, None) => IssuerAction::Block,
+                ("unblock", None, None) => IssuerAction::Unblock(UnblockTarget::Card),
+                ("unblock_uc", None, None) => {
+                    IssuerAction::Unblock(UnblockTarget::UnconnectedLoading)
+                }
+                ("pin_unblock", pin, None) => IssuerAction::PinUnblock(
+                    pin.as_deref()
+                        .map(|p| card_data("pin_block", p, PinBlock::parse))
+                        .transpose()?,
+                ),
+                ("set_limits", None, Some(limits)) => {
+                    IssuerAction::SetLimits(card_data("limits", limits, Limits::parse)?)
+                }
+                _ => {
+                    return Err(Failure::bad_request(
+                        "invalid_action",
+                        "action must be block, unblock, unblock_uc, pin_unblock (optional pin_block) or set_limits (with limits)",
+                    ))
+                }
+            };
+            let command = bo
+                .issuer_command(&serial, challenge, req.admin_counter, &action)
+                .map_err(|e| Failure::from_backoffice(e, &c))?;
+            Ok(CommandView {
+                command: hex::encode_upper(command.to_bytes()),
+            })
+        },
+    )
+    .await
+}
+
+async fn set_card_status(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(serial): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let c = app.currency;
+    app.mutate(
+        &headers,
+        format!("/v1/cards/{serial}/status"),
+        body,
+        StatusCode::OK,
+        move |bo, _station, req: SetCardStatus| {
+            let serial = serial_param(&serial)?;
+            let status = match wire::card_status(&req.status) {
+                Some(s @ (CardStatus::Active | CardStatus::Blocked)) => s,
+                _ => {
+                    return Err(Failure::bad_request(
+                        "invalid_status",
+                        "status must be active or blocked",
+                    ))
+                }
+            };
+            bo.set_card_status(&serial, status)
+                .map_err(|e| Failure::from_backoffice(e, &c))?;
+            card_answer(bo, &serial, &c)
+        },
+    )
+    .await
+}
+
+async fn upload_batch(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let c = app.currency;
+    app.mutate(
+        &headers,
+        "/v1/settlement/batches".into(),
+        body,
+        StatusCode::OK,
+        move |bo, _station, req: UploadBatch| {
+            let bytes = hex_field("batch", &req.batch)?;
+            let xserial = serial_param(&req.xserial)?;
+            match bo
+                .upload_batch(&bytes, xserial)
+                .map_err(|e| Failure::from_backoffice(e, &c))?
+            {
+                UploadOutcome::Settled(settlement) => Ok(SettlementView::from(&settlement)),
+                UploadOutcome::Rejected(rejection) => Err(Failure::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "refused",
+                    rejection.code(),
+                    format!("the batch is refused: {rejection}; nothing was credited"),
+                )),
+            }
+        },
+    )
+    .await
+}
+
 async fn no_route() -> Response {
     Failure::new(
         StatusCode::NOT_FOUND,
@@ -926,6 +1165,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/loads/{id}/release", post(release_load))
         .route("/v1/loads/{id}/recover", post(recover_load))
         .route("/v1/audit", get(audit))
+        .route("/v1/serials", post(allocate_serial))
+        .route("/v1/cards/{serial}/prepare", post(prepare_issue))
+        .route("/v1/cards/{serial}/confirm", post(confirm_issue))
+        .route("/v1/cards/{serial}/abandon", post(abandon_issue))
+        .route("/v1/cards/{serial}/issuer-command", post(issuer_command))
+        .route("/v1/cards/{serial}/status", post(set_card_status))
+        .route("/v1/settlement/batches", post(upload_batch))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

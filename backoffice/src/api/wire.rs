@@ -8,10 +8,14 @@
 use apdu_spec::Purse;
 use serde::{Deserialize, Serialize};
 
+use apdu_spec::Serial;
+
 use crate::audit::AuditReport;
+use crate::error::Refusal;
 use crate::loads::{Load, LoadAuthorisation, LoadOutcome, LoadResolution};
 use crate::money::MinorUnits;
-use crate::registry::{Card, CardPurse, Customer, CustomerBalances};
+use crate::registry::{Card, CardPurse, CardStatus, Customer, CustomerBalances};
+use crate::settlement::Settlement;
 
 /// The version of this API, in every path (`/v1/...`).
 pub const API_VERSION: &str = "v1";
@@ -55,6 +59,10 @@ pub struct ErrorBody {
     pub code: String,
     /// What happened and what to do, for a person.
     pub message: String,
+    /// A business refusal's data (with `error` = `refused` or `not_found`), so that a remote
+    /// station can show the same message and exit code as an embedded one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Box<RefusalWire>>,
 }
 
 /// `GET /v1/health` (no token needed).
@@ -218,6 +226,18 @@ pub struct CardView {
     pub ecash: CardPurseView,
     /// Food-Voucher purse.
     pub food: CardPurseView,
+    /// PIN try limit.
+    #[serde(default)]
+    pub pin_try_limit: u8,
+    /// Unconnected-load attempt limit.
+    #[serde(default)]
+    pub uc_limit: u8,
+    /// Food-Voucher MCC allowlist (hex, 17 bytes).
+    #[serde(default)]
+    pub food_mccs: String,
+    /// Registered at.
+    #[serde(default)]
+    pub created_at: i64,
     /// Loads on this card still unsettled (pending or escalated): recover these first.
     pub unsettled_loads: Vec<LoadView>,
 }
@@ -241,6 +261,10 @@ impl CardView {
             },
             ecash: (&card.ecash).into(),
             food: (&card.food).into(),
+            pin_try_limit: card.pin_try_limit,
+            uc_limit: card.uc_limit,
+            food_mccs: hex::encode_upper(card.food_mccs.to_bytes()),
+            created_at: card.created_at,
             unsettled_loads: unsettled.iter().map(LoadView::from).collect(),
         }
     }
@@ -350,6 +374,15 @@ pub struct LoadView {
     pub expiry: Option<String>,
     /// The station's terminal id (hex).
     pub terminal: String,
+    /// The card's key version for it.
+    #[serde(default)]
+    pub key_version: u8,
+    /// The load's date and time as sent to the card (`YYYY-MM-DDTHH:MM:SS`).
+    #[serde(default)]
+    pub datetime: String,
+    /// The customer whose account funds it.
+    #[serde(default)]
+    pub customer: i64,
     /// `pending`, `escalated`, `completed` or `released`.
     pub state: String,
     /// The card's balance before.
@@ -374,6 +407,9 @@ impl From<&Load> for LoadView {
             amount: l.amount,
             expiry: l.expiry.map(|d| d.to_string()),
             terminal: l.terminal.to_string(),
+            key_version: l.key_version,
+            datetime: l.datetime.to_string(),
+            customer: l.customer.0,
             state: l.state.as_str().to_owned(),
             balance_before: l.balance_before,
             balance_after: l.balance_after,
@@ -483,6 +519,414 @@ impl From<&AuditReport> for AuditView {
             loads_completed: t.loads_completed,
             loads_released: t.loads_released,
             discrepancies: r.discrepancies.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refusals, carried whole so that a remote station shows the same message and exit code as an
+// embedded one.
+
+/// A business refusal with its data (in [`ErrorBody::refusal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RefusalWire {
+    /// [`Refusal::UnknownCard`].
+    UnknownCard {
+        /// Serial.
+        serial: String,
+    },
+    /// [`Refusal::CardNotIssued`].
+    CardNotIssued {
+        /// Serial.
+        serial: String,
+    },
+    /// [`Refusal::CardBlocked`].
+    CardBlocked {
+        /// Serial.
+        serial: String,
+    },
+    /// [`Refusal::SerialAlreadyIssued`].
+    SerialAlreadyIssued {
+        /// Serial.
+        serial: String,
+    },
+    /// [`Refusal::UnknownCustomer`].
+    UnknownCustomer {
+        /// Customer id.
+        customer: i64,
+    },
+    /// [`Refusal::KeyVersion`].
+    KeyVersion {
+        /// Serial.
+        serial: String,
+        /// The card's key version.
+        card: u8,
+        /// The expected one.
+        expected: u8,
+    },
+    /// [`Refusal::Mac1Invalid`].
+    Mac1Invalid,
+    /// [`Refusal::AmountOverLimit`].
+    AmountOverLimit {
+        /// Requested.
+        amount: MinorUnits,
+        /// Limit.
+        limit: MinorUnits,
+    },
+    /// [`Refusal::BalanceOverMax`].
+    BalanceOverMax {
+        /// Balance after.
+        would_hold: MinorUnits,
+        /// Maximum.
+        max_balance: MinorUnits,
+    },
+    /// [`Refusal::InsufficientFunds`].
+    InsufficientFunds {
+        /// Available.
+        available: MinorUnits,
+        /// Requested.
+        requested: MinorUnits,
+    },
+    /// [`Refusal::PendingLoad`].
+    PendingLoad {
+        /// Serial.
+        serial: String,
+        /// The pending load.
+        load_id: i64,
+        /// Its purse.
+        purse: PurseName,
+        /// Its counter.
+        counter: u16,
+    },
+    /// [`Refusal::CounterRewound`].
+    CounterRewound {
+        /// Serial.
+        serial: String,
+        /// Counter reported.
+        reported: u16,
+        /// Highest completed.
+        known: u16,
+    },
+    /// [`Refusal::ExpiryPast`].
+    ExpiryPast {
+        /// Requested expiry.
+        expiry: String,
+        /// Today.
+        today: String,
+    },
+}
+
+impl From<&Refusal> for RefusalWire {
+    fn from(r: &Refusal) -> Self {
+        let s = |serial: &Serial| serial.to_string();
+        match r {
+            Refusal::UnknownCard { serial } => RefusalWire::UnknownCard { serial: s(serial) },
+            Refusal::CardNotIssued { serial } => RefusalWire::CardNotIssued { serial: s(serial) },
+            Refusal::CardBlocked { serial } => RefusalWire::CardBlocked { serial: s(serial) },
+            Refusal::SerialAlreadyIssued { serial } => {
+                RefusalWire::SerialAlreadyIssued { serial: s(serial) }
+            }
+            Refusal::UnknownCustomer { customer } => RefusalWire::UnknownCustomer {
+                customer: *customer,
+            },
+            Refusal::KeyVersion {
+                serial,
+                card,
+                expected,
+            } => RefusalWire::KeyVersion {
+                serial: s(serial),
+                card: *card,
+                expected: *expected,
+            },
+            Refusal::Mac1Invalid => RefusalWire::Mac1Invalid,
+            Refusal::AmountOverLimit { amount, limit } => RefusalWire::AmountOverLimit {
+                amount: *amount,
+                limit: *limit,
+            },
+            Refusal::BalanceOverMax {
+                would_hold,
+                max_balance,
+            } => RefusalWire::BalanceOverMax {
+                would_hold: *would_hold,
+                max_balance: *max_balance,
+            },
+            Refusal::InsufficientFunds {
+                available,
+                requested,
+            } => RefusalWire::InsufficientFunds {
+                available: *available,
+                requested: *requested,
+            },
+            Refusal::PendingLoad {
+                serial,
+                load_id,
+                purse,
+                counter,
+            } => RefusalWire::PendingLoad {
+                serial: s(serial),
+                load_id: *load_id,
+                purse: (*purse).into(),
+                counter: *counter,
+            },
+            Refusal::CounterRewound {
+                serial,
+                reported,
+                known,
+            } => RefusalWire::CounterRewound {
+                serial: s(serial),
+                reported: *reported,
+                known: *known,
+            },
+            Refusal::ExpiryPast { expiry, today } => RefusalWire::ExpiryPast {
+                expiry: expiry.clone(),
+                today: today.clone(),
+            },
+        }
+    }
+}
+
+impl RefusalWire {
+    /// The refusal back (`None` if a serial in it does not parse).
+    pub fn to_refusal(&self) -> Option<Refusal> {
+        let p = |serial: &str| serial.parse::<Serial>().ok();
+        Some(match self {
+            RefusalWire::UnknownCard { serial } => Refusal::UnknownCard { serial: p(serial)? },
+            RefusalWire::CardNotIssued { serial } => Refusal::CardNotIssued { serial: p(serial)? },
+            RefusalWire::CardBlocked { serial } => Refusal::CardBlocked { serial: p(serial)? },
+            RefusalWire::SerialAlreadyIssued { serial } => {
+                Refusal::SerialAlreadyIssued { serial: p(serial)? }
+            }
+            RefusalWire::UnknownCustomer { customer } => Refusal::UnknownCustomer {
+                customer: *customer,
+            },
+            RefusalWire::KeyVersion {
+                serial,
+                card,
+                expected,
+            } => Refusal::KeyVersion {
+                serial: p(serial)?,
+                card: *card,
+                expected: *expected,
+            },
+            RefusalWire::Mac1Invalid => Refusal::Mac1Invalid,
+            RefusalWire::AmountOverLimit { amount, limit } => Refusal::AmountOverLimit {
+                amount: *amount,
+                limit: *limit,
+            },
+            RefusalWire::BalanceOverMax {
+                would_hold,
+                max_balance,
+            } => Refusal::BalanceOverMax {
+                would_hold: *would_hold,
+                max_balance: *max_balance,
+            },
+            RefusalWire::InsufficientFunds {
+                available,
+                requested,
+            } => Refusal::InsufficientFunds {
+                available: *available,
+                requested: *requested,
+            },
+            RefusalWire::PendingLoad {
+                serial,
+                load_id,
+                purse,
+                counter,
+            } => Refusal::PendingLoad {
+                serial: p(serial)?,
+                load_id: *load_id,
+                purse: (*purse).into(),
+                counter: *counter,
+            },
+            RefusalWire::CounterRewound {
+                serial,
+                reported,
+                known,
+            } => Refusal::CounterRewound {
+                serial: p(serial)?,
+                reported: *reported,
+                known: *known,
+            },
+            RefusalWire::ExpiryPast { expiry, today } => Refusal::ExpiryPast {
+                expiry: expiry.clone(),
+                today: today.clone(),
+            },
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Card issuance, issuer commands, registry status
+
+/// `POST /v1/serials` (201): a fresh serial for a blank card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SerialView {
+    /// The serial (16 hex digits).
+    pub serial: String,
+}
+
+/// `POST /v1/cards/{serial}/prepare`: register a card *personalising* and get its
+/// PERSONALIZE command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrepareIssue {
+    /// The cardholder.
+    pub customer: i64,
+    /// The card's GET CHALLENGE answer (8 hex digits).
+    pub challenge: String,
+    /// SET LIMITS data (hex, 24 bytes).
+    pub limits: String,
+    /// The initial PIN block (hex, 8 bytes; secret, travels only inside TLS).
+    pub pin_block: String,
+    /// PIN try limit, 1..=15.
+    pub pin_try_limit: u8,
+    /// Unconnected-load attempt limit, 1..=15.
+    pub uc_limit: u8,
+    /// Food-Voucher MCC allowlist (hex, 17 bytes).
+    pub food_mccs: String,
+}
+
+/// An APDU to send to the card (PERSONALIZE, an issuer command).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandView {
+    /// The command APDU (hex).
+    pub command: String,
+}
+
+/// A body-less mutation (`confirm`, `abandon`): `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// `POST /v1/cards/{serial}/issuer-command`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerCommandRequest {
+    /// The card's GET CHALLENGE answer (8 hex digits).
+    pub challenge: String,
+    /// The card's admin counter (from GET STATUS).
+    pub admin_counter: u16,
+    /// `block`, `unblock`, `unblock_uc`, `pin_unblock` or `set_limits`.
+    pub action: String,
+    /// For `pin_unblock` with a new PIN: its PIN block (hex, 8 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_block: Option<String>,
+    /// For `set_limits`: SET LIMITS data (hex, 24 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<String>,
+}
+
+/// `POST /v1/cards/{serial}/status`: `{"status": "blocked"}` (`active` or `blocked`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCardStatus {
+    /// The new registry status.
+    pub status: String,
+}
+
+/// The registry status by name.
+pub fn card_status(name: &str) -> Option<CardStatus> {
+    match name {
+        "personalising" => Some(CardStatus::Personalising),
+        "active" => Some(CardStatus::Active),
+        "blocked" => Some(CardStatus::Blocked),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settlement
+
+/// `POST /v1/settlement/batches`: a sealed SAM batch as uploaded from the merchant's SAM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadBatch {
+    /// The batch file's bytes (hex).
+    pub batch: String,
+    /// The merchant's transfer card serial the batch travelled on (16 hex digits).
+    pub xserial: String,
+}
+
+/// One rejected record of a settled batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRecordView {
+    /// Position in the batch, from 0.
+    pub position: usize,
+    /// The purse card.
+    pub serial: String,
+    /// The record's purchase counter.
+    pub counter: u16,
+    /// The record's amount (minor units).
+    pub amount: MinorUnits,
+    /// Why ([`crate::RecordRejection::code`]).
+    pub code: String,
+    /// Why, for a person.
+    pub message: String,
+}
+
+/// The answer to `POST /v1/settlement/batches` (200): the acknowledgement to write back to
+/// the transfer card and what was credited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementView {
+    /// The SAM (hex).
+    pub sam_id: String,
+    /// The batch number.
+    pub batch_no: u32,
+    /// The merchant credited.
+    pub merchant_id: String,
+    /// Records in the batch.
+    pub records: u32,
+    /// Accepted.
+    pub accepted: u32,
+    /// Rejected.
+    pub rejected: u32,
+    /// Credited (minor units), e-Cash plus Food.
+    pub credited: MinorUnits,
+    /// e-Cash part.
+    pub ecash_credited: MinorUnits,
+    /// Food part.
+    pub food_credited: MinorUnits,
+    /// The CLEAR BATCH command APDU for the transfer card (hex): the acknowledgement.
+    pub clear: String,
+    /// Settled before: nothing moved this time.
+    pub replayed: bool,
+    /// The rejected records.
+    pub rejections: Vec<RejectedRecordView>,
+    /// Findings that are not rejections (counter gaps).
+    pub findings: Vec<String>,
+}
+
+impl From<&Settlement> for SettlementView {
+    fn from(s: &Settlement) -> Self {
+        use apdu_spec::ContractCommand;
+        SettlementView {
+            sam_id: s.sam_id.to_string(),
+            batch_no: s.batch_no,
+            merchant_id: s.merchant_id.clone(),
+            records: s.records,
+            accepted: s.accepted,
+            rejected: s.rejected,
+            credited: s.credited,
+            ecash_credited: s.ecash_credited,
+            food_credited: s.food_credited,
+            clear: hex::encode_upper(s.clear.to_bytes()),
+            replayed: s.replayed,
+            rejections: s
+                .outcomes
+                .iter()
+                .filter_map(|o| {
+                    o.rejection.map(|r| RejectedRecordView {
+                        position: o.position,
+                        serial: o.record.serial.to_string(),
+                        counter: o.record.record.counter,
+                        amount: i64::from(o.record.record.amount.get()),
+                        code: r.code().to_owned(),
+                        message: r.describe().to_owned(),
+                    })
+                })
+                .collect(),
+            findings: s.findings.clone(),
         }
     }
 }

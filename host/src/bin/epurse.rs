@@ -68,6 +68,10 @@ enum Command {
     /// Check value conservation over the whole ledger; exits 27 on any discrepancy.
     #[command(after_help = EXIT_CODES_HELP)]
     Audit(cli::audit::AuditArgs),
+    /// The pocket reader (unconnected mode): type the bank's code, the card loads itself and
+    /// shows its code for the bank.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Pocket(cli::pocket::PocketArgs),
     /// Merchant terminal: sale, status, recover, transfer, ack.
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Pos(cli::pos::PosCmd),
@@ -124,6 +128,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Teller(cmd) => cli::teller::run(&cmd, &global, &mut out)?,
         Command::Audit(args) => cli::audit::run(&args, &global, &mut out)?,
         Command::Pos(cmd) => cli::pos::run(&cmd, &global, &mut out)?,
+        Command::Pocket(args) => cli::pocket::run(&args, &global, &mut out)?,
         Command::Settle(cmd) => cli::settle::run(&cmd, &global, &mut out)?,
         Command::Backoffice(cmd) => cli::backoffice::run(&cmd, &global, &mut out)?,
     }

@@ -303,6 +303,7 @@ mod tests {
         OfficeArgs {
             db: Some(dir.join("ledger.db")),
             keys: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys/dev-master-keys.json")),
+            remote: Default::default(),
         }
     }
 

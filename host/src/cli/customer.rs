@@ -16,9 +16,8 @@ use backoffice::{CashDeposit, CustomerId};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::teller::{office_error, open_office, parse_amount, purse_name, OfficeArgs, PurseArg};
+use super::teller::{office, office_error, parse_amount, purse_name, OfficeArgs, PurseArg};
 use super::{to_json, CliError, Global};
-use crate::teller::Office;
 
 /// `epurse customer ...`
 #[derive(Debug, Subcommand)]
@@ -79,8 +78,8 @@ fn io(e: std::io::Error) -> CliError {
 pub fn run(cmd: &CustomerCmd, global: &Global, out: &mut dyn Write) -> Result<(), CliError> {
     let text = match cmd {
         CustomerCmd::Create { name, office } => {
-            let mut bo = open_office(office)?;
-            let currency = Office::currency(&bo);
+            let mut bo = super::teller::office(office)?;
+            let currency = bo.currency();
             let c = bo
                 .create_customer(name)
                 .map_err(|e| office_error(&currency, e))?;
@@ -91,8 +90,8 @@ pub fn run(cmd: &CustomerCmd, global: &Global, out: &mut dyn Write) -> Result<()
             }
         }
         CustomerCmd::Show { id, office } => {
-            let mut bo = open_office(office)?;
-            let currency = Office::currency(&bo);
+            let mut bo = super::teller::office(office)?;
+            let currency = bo.currency();
             let id = CustomerId(*id);
             let err = |e| office_error(&currency, e);
             let c = bo.customer(id).map_err(err)?;
@@ -146,8 +145,8 @@ pub fn run_deposit(
     global: &Global,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let mut bo = open_office(&args.office)?;
-    let currency = Office::currency(&bo);
+    let mut bo = office(&args.office)?;
+    let currency = bo.currency();
     let amount = parse_amount(&currency, "--amount", &args.amount)?;
     if amount <= 0 {
         return Err(CliError::Usage(format!(
@@ -199,8 +198,8 @@ pub fn run_balance(
     global: &Global,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let mut bo = open_office(&args.office)?;
-    let currency = Office::currency(&bo);
+    let mut bo = office(&args.office)?;
+    let currency = bo.currency();
     let b = bo
         .customer_balances(CustomerId(args.customer))
         .map_err(|e| office_error(&currency, e))?;

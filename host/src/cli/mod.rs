@@ -29,7 +29,10 @@
 //! | `epurse card issue --customer ID [--pin P] [limit flags]` | personalise the blank card in the reader and register it (repeat after an interruption to finish it) |
 //! | `epurse card block\|unblock [--serial S]` | issuer APPLICATION BLOCK / UNBLOCK and the registry (`--serial`: lost card, registry only) |
 //! | `epurse teller load --purse ecash\|food --amount 500.00 [--expiry YYYY-MM-DD]` | recover any pending load of the card, then load it from the customer's account; prints the receipt |
+//! | `epurse teller load --unconnected --card SERIAL --purse P --amount A [--expiry D] [--confirm CODE]` | reserve an unconnected load, print the code for the pocket reader, complete it with the card's code (typed at the prompt or `--confirm`) |
+//! | `epurse pocket [--purse P] [--amount A] [--expiry D] [--code CODE]` | the pocket reader: UNCONNECTED LOAD on the card in `--reader`, shows the card's code for the bank |
 //! | `epurse teller recover` | settle every pending load of the card in the reader from its evidence |
+//! | `epurse teller recover --unconnected` | settle the card's unconnected loads from its TT 04 log entries (completed, released, or escalated) |
 //! | `epurse audit` | value conservation over the whole ledger; totals; exit 27 on any discrepancy |
 //!
 //! They use the ledger `--db` / `EPURSE_DB` and master keys `--keys` / `EPURSE_KEYS`, by default
@@ -117,6 +120,7 @@ pub mod card;
 pub mod crypto;
 pub mod customer;
 pub mod doctor;
+pub mod pocket;
 pub mod pos;
 pub mod reader;
 pub mod settle;

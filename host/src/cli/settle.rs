@@ -17,11 +17,14 @@
 
 use std::io::Write;
 
+use apdu_spec::{ClearBatch, ContractCommand};
+use backoffice::api::wire::SettlementView;
+use backoffice::client::{BackofficeClient, ClientError, IdempotencyKey};
 use backoffice::settlement::Settlement;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::teller::{open_office, OfficeArgs};
+use super::teller::{open_office, remote_client, OfficeArgs};
 use super::{connect, to_json, CliError, Global};
 use crate::exchange::Channel;
 use crate::pos;
@@ -118,10 +121,120 @@ fn settlement_text(s: &Settlement) -> String {
     t
 }
 
+/// A remote settlement as JSON (the same fields as [`settlement_json`]).
+fn settlement_view_json(s: &SettlementView) -> Value {
+    json!({
+        "sam_id": s.sam_id,
+        "batch_no": s.batch_no,
+        "merchant_id": s.merchant_id,
+        "records": s.records,
+        "accepted": s.accepted,
+        "rejected": s.rejected,
+        "credited": s.credited,
+        "ecash_credited": s.ecash_credited,
+        "food_credited": s.food_credited,
+        "replayed": s.replayed,
+        "rejections": s.rejections.iter().map(|r| json!({
+            "position": r.position, "serial": r.serial, "counter": r.counter,
+            "amount": r.amount, "reason": r.code,
+        })).collect::<Vec<_>>(),
+        "findings": s.findings,
+    })
+}
+
+fn settlement_view_text(s: &SettlementView) -> String {
+    let mut t = format!(
+        "batch {} of SAM {} (merchant {}): {} records, {} accepted, {} rejected; credited {} (e-Cash {}, Food {}){}\n",
+        s.batch_no,
+        s.sam_id,
+        s.merchant_id,
+        s.records,
+        s.accepted,
+        s.rejected,
+        money(s.credited),
+        money(s.ecash_credited),
+        money(s.food_credited),
+        if s.replayed { " — settled before, nothing credited again" } else { "" }
+    );
+    for r in &s.rejections {
+        t.push_str(&format!(
+            "  rejected record {}: card {} counter {} amount {}: {}\n",
+            r.position,
+            r.serial,
+            r.counter,
+            money(r.amount),
+            r.message
+        ));
+    }
+    for f in &s.findings {
+        t.push_str(&format!("  note: {f}\n"));
+    }
+    t
+}
+
+/// `epurse settle upload --backoffice URL`: the batch travels to the remote back office as
+/// hex; its acknowledgement comes back and is written to the transfer card. A retry after a
+/// lost answer is safe: the back office settles a (SAM, batch) once and answers the same
+/// acknowledgement again.
+fn upload_remote(
+    client: &BackofficeClient,
+    global: &Global,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let (_reader, transport) = connect(global)?;
+    let mut ch = Channel::new(transport);
+    let mut progress = |done: usize, total: usize| {
+        if total > 4096 && !global.json {
+            eprint!("\rreading batch {done}/{total} bytes");
+            if done >= total {
+                eprintln!();
+            }
+        }
+    };
+    let (xserial, bytes) = pos::read_sealed_batch(&mut ch, &mut progress)?;
+    let view = client
+        .upload_batch(&bytes, &xserial, &IdempotencyKey::new())
+        .map_err(|e| match e {
+            ClientError::Api { status: 422, body } if body.error == "refused" => {
+                CliError::Pos(pos::PosError::Transfer(format!(
+                    "{} ({}); the transfer card keeps the batch",
+                    body.message, body.code
+                )))
+            }
+            other => CliError::Office(other.to_string()),
+        })?;
+    let clear = hex::decode(&view.clear)
+        .ok()
+        .and_then(|b| ClearBatch::parse(&b).ok())
+        .ok_or_else(|| {
+            CliError::Office(format!(
+                "the back office's acknowledgement {:?} is not a CLEAR BATCH command; the batch is settled at the bank: upload again with the same card to get it again",
+                view.clear
+            ))
+        })?;
+    pos::write_acknowledgement(&mut ch, &clear)?;
+    if global.json {
+        let mut v = settlement_view_json(&view);
+        v["xserial"] = json!(xserial.to_string());
+        writeln!(out, "{}", to_json(&v)?).map_err(io)?;
+    } else {
+        write!(out, "{}", settlement_view_text(&view)).map_err(io)?;
+        writeln!(
+            out,
+            "acknowledgement written to transfer card {xserial}; take it to the POS (epurse pos ack)"
+        )
+        .map_err(io)?;
+    }
+    Ok(())
+}
+
 /// Runs `epurse settle ...`.
 pub fn run(cmd: &SettleCmd, global: &Global, out: &mut dyn Write) -> Result<(), CliError> {
     match cmd {
         SettleCmd::Upload(args) => {
+            if let Some(client) = remote_client(&args.remote)? {
+                return upload_remote(&client, global, out);
+            }
             let mut bo = open_office(args)?;
             let (_reader, transport) = connect(global)?;
             let mut ch = Channel::new(transport);

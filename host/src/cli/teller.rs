@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apdu_spec::{Date, Limits, Mcc, MccAllowlist, PinBlock, Purse, Serial, TerminalId};
+use backoffice::client::{BackofficeClient, Trust};
 use backoffice::{
     Backoffice, CardProfile, CardStatus, Config, Currency, CustomerId, IssuerSecurityModule,
     LoadOutcome, MinorUnits,
@@ -54,11 +55,78 @@ pub struct OfficeArgs {
     /// Issuer master-key file (default: EPURSE_HOME/master-keys.json).
     #[arg(long, value_name = "PATH", env = "EPURSE_KEYS")]
     pub keys: Option<PathBuf>,
+    /// A remote back office instead of the ledger file.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// A remote back office (`epurse backoffice serve` on another machine).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RemoteArgs {
+    /// Use the back office at this URL (`https://HOST:PORT`) instead of the ledger file
+    /// (teller, customer and card commands; `epurse settle upload`).
+    #[arg(long = "backoffice", value_name = "URL", env = "EPURSE_BACKOFFICE")]
+    pub url: Option<String>,
+    /// The station token (from `epurse backoffice token add`).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "EPURSE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// The server's certificate to pin (PEM; for `serve --dev-tls` the file
+    /// `backoffice-dev-cert.pem` next to the ledger).
+    #[arg(long, value_name = "PEM", env = "EPURSE_CA")]
+    pub ca: Option<PathBuf>,
+}
+
+/// The HTTP client for `--backoffice URL`, or `None` without it.
+pub fn remote_client(args: &RemoteArgs) -> Result<Option<BackofficeClient>, CliError> {
+    let Some(url) = args.url.as_deref() else {
+        return Ok(None);
+    };
+    let token = args.token.as_deref().ok_or_else(|| {
+        CliError::Usage(
+            "--backoffice needs the station token: pass --token TOKEN or set EPURSE_TOKEN (an operator creates one with `epurse backoffice token add`)".to_owned(),
+        )
+    })?;
+    let ca = args.ca.as_deref().ok_or_else(|| {
+        CliError::Usage(
+            "--backoffice needs the server's certificate to pin: pass --ca PEM or set EPURSE_CA (for `serve --dev-tls`, copy backoffice-dev-cert.pem from next to the server's ledger)".to_owned(),
+        )
+    })?;
+    let trust = Trust::pinned_file(ca)
+        .map_err(|e| CliError::Usage(format!("--ca {}: {e}", ca.display())))?;
+    BackofficeClient::new(url, token, trust)
+        .map(Some)
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// The back office the teller, customer and card commands talk to: the remote one with
+/// `--backoffice URL`, else the embedded ledger ([`open_office`]).
+pub fn office(args: &OfficeArgs) -> Result<Box<dyn Office>, CliError> {
+    match remote_client(&args.remote)? {
+        Some(client) => {
+            let office = teller::RemoteOffice::connect(client).map_err(|e| match e {
+                teller::OfficeError::Unreachable(m) => CliError::Office(m),
+                other => CliError::Office(other.to_string()),
+            })?;
+            Ok(Box::new(office))
+        }
+        None => Ok(Box::new(open_office(args)?)),
+    }
 }
 
 /// Opens the embedded back office: master keys (KCV-checked) and the ledger (created with its
-/// directory when missing).
+/// directory when missing). Refused with `--backoffice URL` (commands that need the ledger file
+/// itself run on the back-office machine).
 pub fn open_office(args: &OfficeArgs) -> Result<Backoffice, CliError> {
+    if let Some(url) = &args.remote.url {
+        return Err(CliError::Usage(format!(
+            "this command works on the ledger file itself and cannot use the back office at {url}: run it on the back-office machine without --backoffice (unset EPURSE_BACKOFFICE)"
+        )));
+    }
     let office = |e: &dyn std::fmt::Display| CliError::Office(e.to_string());
     let keys = config::existing_keys_path(args.keys.as_deref()).map_err(|e| office(&e))?;
     let db = config::db_path(args.db.as_deref()).map_err(|e| office(&e))?;
@@ -70,10 +138,10 @@ pub fn open_office(args: &OfficeArgs) -> Result<Backoffice, CliError> {
 }
 
 /// A back-office error outside the workflows: refusals by family, the rest as failures.
-pub fn office_error(currency: &Currency, e: backoffice::Error) -> CliError {
-    match e {
-        backoffice::Error::Invalid(msg) => CliError::Usage(msg),
-        other => TellerError::from_office(currency, teller::OfficeError::Backoffice(other)).into(),
+pub fn office_error(currency: &Currency, e: impl Into<teller::OfficeError>) -> CliError {
+    match e.into() {
+        teller::OfficeError::Backoffice(backoffice::Error::Invalid(msg)) => CliError::Usage(msg),
+        other => TellerError::from_office(currency, other).into(),
     }
 }
 
@@ -167,6 +235,16 @@ pub struct LoadArgs {
     /// Benchmark: run the same load N times in this process and print loads per second.
     #[arg(long, hide = true, default_value_t = 1)]
     pub repeat: u32,
+    /// Unconnected mode (no card reader here): reserve the load, print the code the
+    /// cardholder types into the pocket reader, then take the code the card shows back.
+    #[arg(long, requires = "card")]
+    pub unconnected: bool,
+    /// The card's serial (unconnected mode).
+    #[arg(long, value_name = "SERIAL", requires = "unconnected")]
+    pub card: Option<String>,
+    /// The code the card showed (unconnected mode); without it the command asks for it.
+    #[arg(long, value_name = "CODE", requires = "unconnected")]
+    pub confirm: Option<String>,
     #[command(flatten)]
     pub office: OfficeArgs,
 }
@@ -174,6 +252,9 @@ pub struct LoadArgs {
 /// `epurse teller recover`
 #[derive(Debug, Args)]
 pub struct RecoverArgs {
+    /// Settle the card's unconnected loads (pocket reader) from its TT 04 log entries.
+    #[arg(long)]
+    pub unconnected: bool,
     #[command(flatten)]
     pub office: OfficeArgs,
 }
@@ -251,8 +332,11 @@ pub fn run(cmd: &TellerCmd, global: &Global, out: &mut dyn Write) -> Result<(), 
 }
 
 fn run_load(args: &LoadArgs, global: &Global, out: &mut dyn Write) -> Result<(), CliError> {
-    let mut office = open_office(&args.office)?;
-    let currency = Office::currency(&office);
+    if args.unconnected {
+        return super::pocket::run_teller_unconnected(args, global, out);
+    }
+    let mut office = office(&args.office)?;
+    let currency = office.currency();
     let amount = parse_amount(&currency, "--amount", &args.amount)?;
     let expiry = args
         .expiry
@@ -284,7 +368,7 @@ fn run_load(args: &LoadArgs, global: &Global, out: &mut dyn Write) -> Result<(),
         for _ in 0..args.repeat {
             let mut tx = transport.transaction()?;
             let mut card = CardClient::new(&mut *tx);
-            teller::load(&mut office, &mut card, &order, &mut env_checkpoint)?;
+            teller::load(&mut *office, &mut card, &order, &mut env_checkpoint)?;
         }
         let seconds = started.elapsed().as_secs_f64();
         let rate = f64::from(args.repeat) / seconds;
@@ -302,7 +386,7 @@ fn run_load(args: &LoadArgs, global: &Global, out: &mut dyn Write) -> Result<(),
     }
     let mut tx = transport.transaction()?;
     let mut card = CardClient::new(&mut *tx);
-    let result = teller::load(&mut office, &mut card, &order, &mut env_checkpoint);
+    let result = teller::load(&mut *office, &mut card, &order, &mut env_checkpoint);
     let receipt = result?;
     let load = &receipt.load;
     let balance = load.balance_after.unwrap_or_default();
@@ -359,12 +443,15 @@ fn run_load(args: &LoadArgs, global: &Global, out: &mut dyn Write) -> Result<(),
 }
 
 fn run_recover(args: &RecoverArgs, global: &Global, out: &mut dyn Write) -> Result<(), CliError> {
-    let mut office = open_office(&args.office)?;
-    let currency = Office::currency(&office);
+    if args.unconnected {
+        return super::pocket::run_recover_unconnected(&args.office, global, out);
+    }
+    let mut office = office(&args.office)?;
+    let currency = office.currency();
     let (_reader, mut transport) = connect(global)?;
     let mut tx = transport.transaction()?;
     let mut card = CardClient::new(&mut *tx);
-    let report = teller::recover(&mut office, &mut card)?;
+    let report = teller::recover(&mut *office, &mut card)?;
     let unsettled = report.unsettled();
     let text = if global.json {
         to_json(&json!({
@@ -560,8 +647,8 @@ fn profile(
 
 /// Runs `epurse card issue`.
 pub fn card_issue(args: &IssueArgs, global: &Global, out: &mut dyn Write) -> Result<(), CliError> {
-    let mut office = open_office(&args.office)?;
-    let currency = Office::currency(&office);
+    let mut office = office(&args.office)?;
+    let currency = office.currency();
     let (profile, generated_pin) = profile(args, &currency)?;
     let order = IssueOrder {
         customer: CustomerId(args.customer),
@@ -570,7 +657,7 @@ pub fn card_issue(args: &IssueArgs, global: &Global, out: &mut dyn Write) -> Res
     let (_reader, mut transport) = connect(global)?;
     let mut tx = transport.transaction()?;
     let mut card = CardClient::new(&mut *tx);
-    let report = teller::issue(&mut office, &mut card, &order)?;
+    let report = teller::issue(&mut *office, &mut card, &order)?;
     let c = &report.card;
     let text = if global.json {
         let mut v = json!({
@@ -627,8 +714,8 @@ pub fn card_admin(
     global: &Global,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let mut office = open_office(&args.office)?;
-    let currency = Office::currency(&office);
+    let mut office = office(&args.office)?;
+    let currency = office.currency();
     let (card, changed) = match &args.serial {
         Some(text) => {
             if unblock {
@@ -650,9 +737,9 @@ pub fn card_admin(
             let mut tx = transport.transaction()?;
             let mut client = CardClient::new(&mut *tx);
             let report = if unblock {
-                teller::unblock(&mut office, &mut client)?
+                teller::unblock(&mut *office, &mut client)?
             } else {
-                teller::block(&mut office, &mut client)?
+                teller::block(&mut *office, &mut client)?
             };
             (report.card, report.card_changed)
         }

@@ -26,8 +26,8 @@ pub use sale::{
     recover_card, sale, PurseChoice, Receipt, ReceiptLeg, RecoveryNote, SaleRefusal, SaleRequest,
 };
 pub use transfer::{
-    acknowledge, personalise_transfer_card, read_batch, transfer, upload, AckReport, TransferCard,
-    TransferReport, UploadReport,
+    acknowledge, personalise_transfer_card, read_batch, read_sealed_batch, transfer, upload,
+    write_acknowledgement, AckReport, TransferCard, TransferReport, UploadReport,
 };
 
 use apdu_spec::{Amount, StatusWord};

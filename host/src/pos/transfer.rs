@@ -276,6 +276,24 @@ pub fn upload<T: Transport>(
     bo: &mut Backoffice,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<UploadReport, PosError> {
+    let (xserial, bytes) = read_sealed_batch(ch, progress)?;
+    let settlement = match bo.upload_batch(&bytes, xserial)? {
+        UploadOutcome::Settled(s) => s,
+        UploadOutcome::Rejected(r) => return Err(PosError::BatchRejected(r)),
+    };
+    write_acknowledgement(ch, &settlement.clear)?;
+    Ok(UploadReport {
+        xserial,
+        settlement,
+    })
+}
+
+/// The first half of [`upload`] (for a remote back office): reads the transfer card's sealed
+/// batch, returning the card's serial and the batch bytes.
+pub fn read_sealed_batch<T: Transport>(
+    ch: &mut Channel<T>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Serial, Vec<u8>), PosError> {
     let card = open(ch)?;
     match card.status.batch_state {
         BatchState::Sealed => {}
@@ -307,15 +325,16 @@ pub fn upload<T: Transport>(
         progress(bytes.len().min(total), total);
     }
     bytes.truncate(total);
-    let settlement = match bo.upload_batch(&bytes, card.xserial)? {
-        UploadOutcome::Settled(s) => s,
-        UploadOutcome::Rejected(r) => return Err(PosError::BatchRejected(r)),
-    };
-    clear(ch, &settlement.clear)?;
-    Ok(UploadReport {
-        xserial: card.xserial,
-        settlement,
-    })
+    Ok((card.xserial, bytes))
+}
+
+/// The second half of [`upload`]: writes the bank's acknowledgement (CLEAR BATCH) to the
+/// transfer card.
+pub fn write_acknowledgement<T: Transport>(
+    ch: &mut Channel<T>,
+    command: &ClearBatch,
+) -> Result<(), PosError> {
+    clear(ch, command)
 }
 
 fn clear<T: Transport>(ch: &mut Channel<T>, command: &ClearBatch) -> Result<(), PosError> {

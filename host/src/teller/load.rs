@@ -103,8 +103,15 @@ fn recover_card<O: Office + ?Sized, T: Transport>(
     let mut out = Vec::with_capacity(pending.len());
     for load in pending {
         let counter = status.purse(load.purse).load_counter;
+        // SPEC 1.5: an unconnected load's record has TERMINAL 00×6 and TT 04; the back office
+        // records its unconnected loads the same way.
+        let record_type = if load.terminal.is_zero() {
+            RecordType::UnconnectedLoad
+        } else {
+            RecordType::Load
+        };
         let proof = if counter >= load.counter {
-            match card.transaction_proof(load.purse, RecordType::Load, load.counter)? {
+            match card.transaction_proof(load.purse, record_type, load.counter)? {
                 Some(p) => ProofEvidence::Found(p),
                 None => ProofEvidence::NotFound,
             }

@@ -15,10 +15,13 @@
 mod issue;
 mod load;
 mod office;
+mod remote;
+pub mod unconnected;
 
 pub use issue::{block, issue, unblock, AdminReport, IssueOrder, IssueReport};
 pub use load::{load, recover, LoadOrder, LoadReceipt, RecoverReport, Recovered};
 pub use office::{Office, OfficeError, OfficeResult};
+pub use remote::{card_from_view, load_from_view, remote_error, RemoteOffice};
 
 use apdu_spec::StatusWord;
 use backoffice::{Currency, Refusal};

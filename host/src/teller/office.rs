@@ -1,14 +1,14 @@
 //! The one narrow interface the teller workflows use to reach the back office.
 //!
 //! [`Office`] is implemented by the embedded [`backoffice::Backoffice`] (the ledger file on this
-//! machine); a remote implementation (the HTTP API) can be added later without touching the
-//! workflows.
+//! machine) and by [`super::RemoteOffice`] (the HTTP API, `--backoffice URL`).
 
 use apdu_spec::{Challenge, Command, PersonalizePurse, Serial};
+use backoffice::api::wire::AuditView;
 use backoffice::{
-    AuditReport, Backoffice, Card, CardEvidence, CardStatus, CashDeposit, Currency, Customer,
-    CustomerBalances, CustomerId, DepositReceipt, IssueRequest, IssuerAction, Load,
-    LoadAuthorisation, LoadId, LoadRequest, LoadResolution, ReleaseReason,
+    Backoffice, Card, CardEvidence, CardStatus, CashDeposit, Currency, Customer, CustomerBalances,
+    CustomerId, DepositReceipt, IssueRequest, IssuerAction, Load, LoadAuthorisation, LoadId,
+    LoadRequest, LoadResolution, ReleaseReason,
 };
 use thiserror::Error;
 
@@ -21,6 +21,10 @@ pub enum OfficeError {
     /// The back office could not be reached; whether the call took effect is unknown.
     #[error("the back office cannot be reached: {0}; retry (every call is idempotent)")]
     Unreachable(String),
+    /// The remote back office answered with an error that is not a refusal (a server error,
+    /// an answer that does not parse...).
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl OfficeError {
@@ -28,7 +32,7 @@ impl OfficeError {
     pub fn refusal(&self) -> Option<&backoffice::Refusal> {
         match self {
             OfficeError::Backoffice(e) => e.refusal(),
-            OfficeError::Unreachable(_) => None,
+            OfficeError::Unreachable(_) | OfficeError::Remote(_) => None,
         }
     }
 }
@@ -96,8 +100,9 @@ pub trait Office {
     /// Unsettled loads of a card (or all).
     fn pending_loads(&mut self, serial: Option<&Serial>) -> OfficeResult<Vec<Load>>;
 
-    /// Value conservation over the whole ledger.
-    fn audit(&mut self) -> OfficeResult<AuditReport>;
+    /// Value conservation over the whole ledger (in the API's form, which a remote back office
+    /// can return as well).
+    fn audit(&mut self) -> OfficeResult<AuditView>;
 }
 
 impl Office for Backoffice {
@@ -182,7 +187,7 @@ impl Office for Backoffice {
     fn pending_loads(&mut self, serial: Option<&Serial>) -> OfficeResult<Vec<Load>> {
         Ok(Backoffice::pending_loads(self, serial)?)
     }
-    fn audit(&mut self) -> OfficeResult<AuditReport> {
-        Ok(Backoffice::audit(self)?)
+    fn audit(&mut self) -> OfficeResult<AuditView> {
+        Ok(AuditView::from(&Backoffice::audit(self)?))
     }
 }
