@@ -427,6 +427,18 @@ fn bad_row(what: impl Into<String>) -> Error {
     Error::BadRow(what.into())
 }
 
+/// Runs `sql` with `params` and maps every row it returns with `row`.
+fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params, row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 fn check_merchant_id(id: &str) -> Result<()> {
     sam::MerchantId::new(id)
         .map(|_| ())
@@ -466,33 +478,34 @@ fn read_merchant(conn: &Connection, id: &str) -> Result<Option<Merchant>> {
 }
 
 fn read_sams(conn: &Connection, merchant: Option<&str>) -> Result<Vec<SamRecord>> {
-    let mut stmt = conn.prepare(
+    let rows = query_all(
+        conn,
         "SELECT sam_id, merchant_id, key_version, status, issued_at FROM sams
          WHERE ?1 IS NULL OR merchant_id = ?1 ORDER BY sam_id",
+        [merchant],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        },
     )?;
-    let rows = stmt.query_map([merchant], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (sam_id, merchant_id, kv, status, issued_at) = row?;
-        out.push(SamRecord {
-            sam_id: sam_id
-                .parse()
-                .map_err(|_| bad_row(format!("SAM id {sam_id}")))?,
-            merchant_id,
-            key_version: u8::try_from(kv).map_err(|_| bad_row(format!("key version {kv}")))?,
-            active: status == "active",
-            issued_at,
-        });
-    }
-    Ok(out)
+    rows.into_iter()
+        .map(|(sam_id, merchant_id, kv, status, issued_at)| {
+            Ok(SamRecord {
+                sam_id: sam_id
+                    .parse()
+                    .map_err(|_| bad_row(format!("SAM id {sam_id}")))?,
+                merchant_id,
+                key_version: u8::try_from(kv).map_err(|_| bad_row(format!("key version {kv}")))?,
+                active: status == "active",
+                issued_at,
+            })
+        })
+        .collect()
 }
 
 /// Writes one balanced transfer between accounts named by code (the merchant accounts have no
@@ -729,12 +742,12 @@ fn load_settlement(
             });
         }
     }
-    let findings = {
-        let mut stmt =
-            conn.prepare("SELECT detail FROM settlement_findings WHERE batch_id = ?1 ORDER BY id")?;
-        let rows = stmt.query_map([batch_row], |r| r.get::<_, String>(0))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()?
-    };
+    let findings = query_all(
+        conn,
+        "SELECT detail FROM settlement_findings WHERE batch_id = ?1 ORDER BY id",
+        [batch_row],
+        |r| r.get::<_, String>(0),
+    )?;
     let xserial = match xserial {
         Some(x) => x,
         None => stored_x
@@ -1209,25 +1222,26 @@ impl Backoffice {
             let merchant = read_merchant(tx, merchant_id)?
                 .ok_or_else(|| Error::NotFound(format!("no merchant {merchant_id:?}")))?;
             let sams = read_sams(tx, Some(merchant_id))?;
-            let mut stmt = tx.prepare(
+            let lines = query_all(
+                tx,
                 "SELECT sam_id, batch_no, uploaded_at, sealed_at, accepted, rejected,
                         ecash_credited, food_credited, credited
                  FROM settlement_batches WHERE merchant_id = ?1 ORDER BY id",
+                [merchant_id],
+                |r| {
+                    Ok(StatementLine {
+                        sam_id: r.get(0)?,
+                        batch_no: r.get(1)?,
+                        uploaded_at: r.get(2)?,
+                        sealed_at: r.get(3)?,
+                        accepted: r.get(4)?,
+                        rejected: r.get(5)?,
+                        ecash_credited: r.get(6)?,
+                        food_credited: r.get(7)?,
+                        credited: r.get(8)?,
+                    })
+                },
             )?;
-            let rows = stmt.query_map([merchant_id], |r| {
-                Ok(StatementLine {
-                    sam_id: r.get(0)?,
-                    batch_no: r.get(1)?,
-                    uploaded_at: r.get(2)?,
-                    sealed_at: r.get(3)?,
-                    accepted: r.get(4)?,
-                    rejected: r.get(5)?,
-                    ecash_credited: r.get(6)?,
-                    food_credited: r.get(7)?,
-                    credited: r.get(8)?,
-                })
-            })?;
-            let lines = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             let total_credited = lines.iter().map(|l| l.credited).sum();
             Ok(MerchantStatement {
                 merchant,
@@ -1242,28 +1256,30 @@ impl Backoffice {
     /// refused whole.
     pub fn settlement_report(&mut self) -> Result<SettlementReport> {
         self.read(|tx, env| {
-            let ids = {
-                let mut stmt = tx.prepare("SELECT id FROM settlement_batches ORDER BY id")?;
-                let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
+            let ids = query_all(
+                tx,
+                "SELECT id FROM settlement_batches ORDER BY id",
+                [],
+                |r| r.get::<_, i64>(0),
+            )?;
             let batches = ids
                 .into_iter()
                 .map(|id| load_settlement(tx, env, id, None, None, false))
                 .collect::<Result<Vec<_>>>()?;
-            let mut stmt = tx.prepare(
+            let refused = query_all(
+                tx,
                 "SELECT at, sam_id, batch_no, code, detail FROM settlement_rejections ORDER BY id",
+                [],
+                |r| {
+                    Ok(RejectedUpload {
+                        at: r.get(0)?,
+                        sam_id: r.get(1)?,
+                        batch_no: r.get(2)?,
+                        code: r.get(3)?,
+                        detail: r.get(4)?,
+                    })
+                },
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(RejectedUpload {
-                    at: r.get(0)?,
-                    sam_id: r.get(1)?,
-                    batch_no: r.get(2)?,
-                    code: r.get(3)?,
-                    detail: r.get(4)?,
-                })
-            })?;
-            let refused = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             let total_credited = batches.iter().map(|b| b.credited).sum();
             Ok(SettlementReport {
                 batches,
@@ -1279,62 +1295,106 @@ impl Backoffice {
     /// found (empty when clean).
     pub fn settlement_audit(&mut self) -> Result<Vec<String>> {
         self.read(|tx, _| {
-            let mut found = Vec::new();
-            let mut stmt = tx.prepare(
+            let merchants = query_all(
+                tx,
                 "SELECT m.id, a.balance,
                         (SELECT coalesce(sum(credited), 0) FROM settlement_batches b WHERE b.merchant_id = m.id)
                  FROM merchants m JOIN accounts a ON a.id = m.account_id ORDER BY m.id",
+                [],
+                |r| {
+                    let (id, balance, settled): (String, i64, i64) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?);
+                    Ok((balance != settled).then(|| {
+                        format!(
+                            "merchant {id}: account balance {balance} but settled batches credited {settled}"
+                        )
+                    }))
+                },
             )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let (id, balance, settled): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-                if balance != settled {
-                    found.push(format!(
-                        "merchant {id}: account balance {balance} but settled batches credited {settled}"
-                    ));
-                }
-            }
-            let mut stmt = tx.prepare(
+            let batches = query_all(
+                tx,
                 "SELECT b.sam_id, b.batch_no, b.credited,
                         (SELECT coalesce(sum(amount), 0) FROM settlement_records r WHERE r.batch_id = b.id AND r.state = 'accepted'),
                         (SELECT coalesce(sum(p.amount), 0) FROM postings p JOIN accounts a ON a.id = p.account_id
                           WHERE p.transfer_id = b.transfer_id AND a.kind = 'merchant')
                  FROM settlement_batches b ORDER BY b.id",
+                [],
+                |r| {
+                    let (sam, batch_no, credited, records, posted): (String, i64, i64, i64, i64) =
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+                    Ok((credited != records || credited != posted).then(|| {
+                        format!(
+                            "batch {batch_no} of SAM {sam}: credited {credited}, accepted records {records}, posted {posted}"
+                        )
+                    }))
+                },
             )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let (sam, batch_no, credited, records, posted): (String, i64, i64, i64, i64) =
-                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-                if credited != records || credited != posted {
-                    found.push(format!(
-                        "batch {batch_no} of SAM {sam}: credited {credited}, accepted records {records}, posted {posted}"
-                    ));
-                }
-            }
-            Ok(found)
+            Ok(merchants.into_iter().chain(batches).flatten().collect())
         })
     }
 
     /// Purses seen in settlement for `serial` (for tests and reports): `(purse, settled count)`.
     pub fn settled_purchases(&mut self, serial: &Serial) -> Result<Vec<(Purse, u16, MinorUnits)>> {
         self.read(|tx, _| {
-            let mut stmt = tx.prepare(
+            let rows = query_all(
+                tx,
                 "SELECT purse, counter, amount FROM settlement_records
                  WHERE serial = ?1 AND state = 'accepted' ORDER BY purse, counter",
+                [serial.to_string()],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, u16>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
             )?;
-            let rows = stmt.query_map([serial.to_string()], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, u16>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (purse, counter, amount) = row?;
-                out.push((purse_from_db(purse)?, counter, amount));
-            }
-            Ok(out)
+            rows.into_iter()
+                .map(|(purse, counter, amount)| Ok((purse_from_db(purse)?, counter, amount)))
+                .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use apdu_spec::Mcc;
+
+    use super::*;
+    use crate::backoffice::Config;
+    use crate::ism::IssuerSecurityModule;
+
+    const DEV_KEYS: &str = include_str!("../../keys/dev-master-keys.json");
+
+    #[test]
+    fn the_settlement_audit_names_a_merchant_account_its_batches_do_not_explain() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = sam::MasterKeys::parse(DEV_KEYS).unwrap();
+        let ism = Arc::new(IssuerSecurityModule::new(keys).unwrap());
+        let mut bo = Backoffice::open(dir.path().join("bo.db"), ism, &Config::default()).unwrap();
+        bo.sam_issue(&SamIssueRequest {
+            merchant_id: "M-GROC".into(),
+            merchant_name: "Corner Grocery".into(),
+            mcc: Mcc::new(5411).unwrap(),
+            food: true,
+        })
+        .unwrap();
+        assert_eq!(bo.settlement_audit().unwrap(), Vec::<String>::new());
+        assert_eq!(bo.sams(Some("M-GROC")).unwrap().len(), 1);
+
+        bo.write(|tx, _| {
+            tx.execute(
+                "UPDATE accounts SET balance = 5 WHERE id = (SELECT account_id FROM merchants)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            bo.settlement_audit().unwrap(),
+            ["merchant M-GROC: account balance 5 but settled batches credited 0"]
+        );
     }
 }

@@ -289,6 +289,10 @@ mod tests {
         escape_control_code()
     }
 
+    fn leds(red: Option<bool>, green: Option<bool>) -> Leds {
+        Leds { red, green }
+    }
+
     #[test]
     fn models_by_name() {
         assert_eq!(AcsModel::from_reader_name(ACR122U), Some(AcsModel::Acr122u));
@@ -318,36 +322,10 @@ mod tests {
             .expect_apdu("FF0040080400000000", "9000")
             .expect_apdu("FF00400004 03 00 01 01", "9000");
         assert_eq!(firmware_version(&mut t).unwrap(), "ACR122U207");
-        let leds = set_leds(
-            &mut t,
-            Leds {
-                red: Some(true),
-                green: Some(false),
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            leds,
-            Leds {
-                red: Some(true),
-                green: Some(false)
-            }
-        );
-        let leds = set_leds(
-            &mut t,
-            Leds {
-                red: None,
-                green: Some(false),
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            leds,
-            Leds {
-                red: Some(false),
-                green: Some(false)
-            }
-        );
+        let now = set_leds(&mut t, leds(Some(true), Some(false))).unwrap();
+        assert_eq!(now, leds(Some(true), Some(false)));
+        let now = set_leds(&mut t, leds(None, Some(false))).unwrap();
+        assert_eq!(now, leds(Some(false), Some(false)));
         beep(&mut t, 300).unwrap();
         t.finish().unwrap();
     }
@@ -384,37 +362,11 @@ mod tests {
             .expect_control(esc(), "E00000280114", "E10000000100");
         assert_eq!(firmware_version(&mut t).unwrap(), "ACR1252U_V202.2");
         // Red on, green unchanged (was on).
-        let leds = set_leds(
-            &mut t,
-            Leds {
-                red: Some(true),
-                green: None,
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            leds,
-            Leds {
-                red: Some(true),
-                green: Some(true)
-            }
-        );
+        let now = set_leds(&mut t, leds(Some(true), None)).unwrap();
+        assert_eq!(now, leds(Some(true), Some(true)));
         // Both off: no read needed.
-        let leds = set_leds(
-            &mut t,
-            Leds {
-                red: Some(false),
-                green: Some(false),
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            leds,
-            Leds {
-                red: Some(false),
-                green: Some(false)
-            }
-        );
+        let now = set_leds(&mut t, leds(Some(false), Some(false))).unwrap();
+        assert_eq!(now, leds(Some(false), Some(false)));
         beep(&mut t, 200).unwrap();
         t.finish().unwrap();
     }
@@ -436,14 +388,7 @@ mod tests {
             reply: Ok(vec![0x00, 0x00, 0x01, 0x02]),
         });
         assert_eq!(firmware_version(&mut t).unwrap(), "2.01 (build 0)");
-        let e = set_leds(
-            &mut t,
-            Leds {
-                red: Some(true),
-                green: None,
-            },
-        )
-        .unwrap_err();
+        let e = set_leds(&mut t, leds(Some(true), None)).unwrap_err();
         assert!(
             e.to_string().contains("the ACR39U drives its LED itself"),
             "{e}"

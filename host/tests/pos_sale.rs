@@ -325,17 +325,21 @@ fn no_pin() -> Option<PinBlock> {
     None
 }
 
+/// A sale of `amount` from `purse` on `ch` through `sam`, with no PIN to give.
+fn sell(
+    ch: &mut Channel<SoftCard>,
+    sam: &mut SoftwareSam,
+    amount: u32,
+    purse: PurseChoice,
+) -> Result<pos::Receipt, PosError> {
+    pos::sale(ch, sam, &request(amount, purse), &mut no_pin)
+}
+
 #[test]
 fn auto_splits_food_then_ecash_in_one_receipt() {
     let (_d, mut sam) = sam(true);
     let mut ch = Channel::new(SoftCard::new(10_000, 3_000));
-    let r = pos::sale(
-        &mut ch,
-        &mut sam,
-        &request(4_500, PurseChoice::Auto),
-        &mut no_pin,
-    )
-    .expect("sale");
+    let r = sell(&mut ch, &mut sam, 4_500, PurseChoice::Auto).expect("sale");
     let legs: Vec<_> = r.legs.iter().map(|l| (l.purse, l.amount)).collect();
     assert_eq!(legs, vec![(Purse::Food, 3_000), (Purse::Ecash, 1_500)]);
     assert_eq!(r.total, 4_500);
@@ -354,22 +358,10 @@ fn refusals_debit_nothing() {
         other => panic!("expected a refusal, got {other}"),
     };
     // Food purse at a non-food merchant.
-    let e = pos::sale(
-        &mut ch,
-        &mut shop_sam,
-        &request(100, PurseChoice::Food),
-        &mut no_pin,
-    )
-    .unwrap_err();
+    let e = sell(&mut ch, &mut shop_sam, 100, PurseChoice::Food).unwrap_err();
     assert_eq!(refused(e), SaleRefusal::FoodAtNonFoodMerchant);
     // Auto at a non-food merchant cannot reach the vouchers: insufficient e-Cash.
-    let e = pos::sale(
-        &mut ch,
-        &mut shop_sam,
-        &request(2_000, PurseChoice::Auto),
-        &mut no_pin,
-    )
-    .unwrap_err();
+    let e = sell(&mut ch, &mut shop_sam, 2_000, PurseChoice::Auto).unwrap_err();
     assert!(matches!(
         refused(e),
         SaleRefusal::InsufficientBalance {
@@ -378,36 +370,18 @@ fn refusals_debit_nothing() {
         }
     ));
     // Split that the two purses together cannot pay.
-    let e = pos::sale(
-        &mut ch,
-        &mut food_sam,
-        &request(6_001, PurseChoice::Auto),
-        &mut no_pin,
-    )
-    .unwrap_err();
+    let e = sell(&mut ch, &mut food_sam, 6_001, PurseChoice::Auto).unwrap_err();
     assert!(matches!(
         refused(e),
         SaleRefusal::InsufficientBalance { .. }
     ));
     // Expired voucher.
     ch.transport_mut().food_expiry = Some(Date::new(2026, 11, 22).expect("d"));
-    let e = pos::sale(
-        &mut ch,
-        &mut food_sam,
-        &request(100, PurseChoice::Food),
-        &mut no_pin,
-    )
-    .unwrap_err();
+    let e = sell(&mut ch, &mut food_sam, 100, PurseChoice::Food).unwrap_err();
     assert!(matches!(refused(e), SaleRefusal::VoucherExpired { .. }));
     // Blocked card.
     ch.transport_mut().blocked = true;
-    let e = pos::sale(
-        &mut ch,
-        &mut food_sam,
-        &request(100, PurseChoice::Ecash),
-        &mut no_pin,
-    )
-    .unwrap_err();
+    let e = sell(&mut ch, &mut food_sam, 100, PurseChoice::Ecash).unwrap_err();
     assert_eq!(refused(e), SaleRefusal::CardBlocked);
     assert_eq!(ch.transport().debits, 0);
     assert_eq!(food_sam.status().open.combined().count, 0);
@@ -419,13 +393,7 @@ fn the_pin_is_asked_only_above_the_limit() {
     let (_d, mut sam) = sam(false);
     let mut ch = Channel::new(SoftCard::new(100_000, 0));
     ch.transport_mut().no_pin_limit = 1_000;
-    let e = pos::sale(
-        &mut ch,
-        &mut sam,
-        &request(2_000, PurseChoice::Ecash),
-        &mut no_pin,
-    )
-    .unwrap_err();
+    let e = sell(&mut ch, &mut sam, 2_000, PurseChoice::Ecash).unwrap_err();
     assert!(
         matches!(
             e,
@@ -481,13 +449,7 @@ fn a_debit_lost_before_the_card_is_cancelled_and_one_lost_after_is_completed() {
     let mut ch = Channel::new(SoftCard::new(10_000, 0));
 
     ch.transport_mut().fault = Fault::BeforeDebit;
-    let e = pos::sale(
-        &mut ch,
-        &mut sam,
-        &request(1_000, PurseChoice::Ecash),
-        &mut no_pin,
-    )
-    .unwrap_err();
+    let e = sell(&mut ch, &mut sam, 1_000, PurseChoice::Ecash).unwrap_err();
     assert!(matches!(e, PosError::Interrupted { .. }), "{e}");
     assert_eq!(sam.pending_purchases().len(), 1);
     // The card presented again: its counter was not reached, the purchase is cancelled.
@@ -497,23 +459,11 @@ fn a_debit_lost_before_the_card_is_cancelled_and_one_lost_after_is_completed() {
     assert_eq!(ch.transport().balances[0], 10_000);
 
     ch.transport_mut().fault = Fault::AfterDebit;
-    let e = pos::sale(
-        &mut ch,
-        &mut sam,
-        &request(1_000, PurseChoice::Ecash),
-        &mut no_pin,
-    )
-    .unwrap_err();
+    let e = sell(&mut ch, &mut sam, 1_000, PurseChoice::Ecash).unwrap_err();
     assert!(matches!(e, PosError::Interrupted { .. }), "{e}");
     assert_eq!(ch.transport().balances[0], 9_000);
     // The next sale on the card first completes the pending one from GET TRANSACTION PROOF.
-    let r = pos::sale(
-        &mut ch,
-        &mut sam,
-        &request(500, PurseChoice::Ecash),
-        &mut no_pin,
-    )
-    .expect("sale");
+    let r = sell(&mut ch, &mut sam, 500, PurseChoice::Ecash).expect("sale");
     assert_eq!(r.recovered.len(), 1);
     assert_eq!(r.recovered[0].outcome, "completed");
     assert_eq!(ch.transport().balances[0], 8_500);

@@ -54,6 +54,21 @@ impl Drop for Home {
     }
 }
 
+/// The arguments of `epurse deposit` into `purse` of customer `id`.
+fn deposit<'a>(id: &'a str, purse: &'a str, amount: &'a str, reference: &'a str) -> [&'a str; 9] {
+    [
+        "deposit",
+        "--customer",
+        id,
+        "--purse",
+        purse,
+        "--amount",
+        amount,
+        "--reference",
+        reference,
+    ]
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -69,45 +84,15 @@ fn customers_deposits_balances_and_audit_in_the_home() {
         "the ledger lives in EPURSE_HOME"
     );
 
-    let d = home.json(&[
-        "deposit",
-        "--customer",
-        &id,
-        "--purse",
-        "ecash",
-        "--amount",
-        "500.00",
-        "--reference",
-        "R-1",
-    ]);
+    let d = home.json(&deposit(&id, "ecash", "500.00", "R-1"));
     assert_eq!(d["amount"], 50_000);
     assert_eq!(d["balance"], 50_000);
     assert_eq!(d["replayed"], false);
     // The same receipt again deposits nothing twice.
-    let again = home.json(&[
-        "deposit",
-        "--customer",
-        &id,
-        "--purse",
-        "ecash",
-        "--amount",
-        "500.00",
-        "--reference",
-        "R-1",
-    ]);
+    let again = home.json(&deposit(&id, "ecash", "500.00", "R-1"));
     assert_eq!(again["replayed"], true);
     assert_eq!(again["balance"], 50_000);
-    home.json(&[
-        "deposit",
-        "--customer",
-        &id,
-        "--purse",
-        "food",
-        "--amount",
-        "0.05",
-        "--reference",
-        "R-2",
-    ]);
+    home.json(&deposit(&id, "food", "0.05", "R-2"));
 
     let b = home.json(&["balance", "--customer", &id]);
     assert_eq!(
@@ -135,17 +120,7 @@ fn bad_input_and_unknown_customers_have_their_exit_codes() {
         .unwrap()
         .to_string();
     for amount in ["5.001", "1e3", "-1.00", "0.00", "abc"] {
-        let out = home.run(&[
-            "deposit",
-            "--customer",
-            &id,
-            "--purse",
-            "ecash",
-            "--amount",
-            amount,
-            "--reference",
-            "X",
-        ]);
+        let out = home.run(&deposit(&id, "ecash", amount, "X"));
         assert_eq!(out.status.code(), Some(2), "{amount}: {out:?}");
     }
     let out = home.run(&["customer", "show", "999"]);
@@ -154,28 +129,8 @@ fn bad_input_and_unknown_customers_have_their_exit_codes() {
     let out = home.run(&["customer", "create", "   "]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     // A reference reused for a different deposit is a conflict, not a second deposit.
-    home.json(&[
-        "deposit",
-        "--customer",
-        &id,
-        "--purse",
-        "ecash",
-        "--amount",
-        "1.00",
-        "--reference",
-        "R",
-    ]);
-    let out = home.run(&[
-        "deposit",
-        "--customer",
-        &id,
-        "--purse",
-        "ecash",
-        "--amount",
-        "2.00",
-        "--reference",
-        "R",
-    ]);
+    home.json(&deposit(&id, "ecash", "1.00", "R"));
+    let out = home.run(&deposit(&id, "ecash", "2.00", "R"));
     assert!(!out.status.success(), "{out:?}");
     assert_eq!(home.json(&["balance", "--customer", &id])["ecash"], 100);
     assert_eq!(home.json(&["audit"])["clean"], true);

@@ -272,21 +272,12 @@ impl MasterKeys {
     /// file is created readable by its owner only.
     pub fn save_new(&self, path: impl AsRef<Path>) -> Result<(), KeyFileError> {
         let path = path.as_ref();
-        let unwritable = |source| KeyFileError::Unwritable {
-            path: path.to_owned(),
-            source,
-        };
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(unwritable)?;
-        file.write_all(self.to_json().as_bytes())
-            .map_err(unwritable)?;
-        file.sync_all().map_err(unwritable)
+        write_new_private(path, self.to_json().as_bytes()).map_err(|source| {
+            KeyFileError::Unwritable {
+                path: path.to_owned(),
+                source,
+            }
+        })
     }
 }
 
@@ -424,30 +415,69 @@ fn parse_entry(name: KeyName, entry: &Value) -> Result<Key16, KeyFileError> {
         None => return Err(bad("\"kcv\" is missing")),
     };
 
-    let mut bytes =
-        parse_hex(key_hex).map_err(|source| KeyFileError::BadKeyHex { name, source })?;
+    key_with_kcv(key_hex, kcv_hex).map_err(|problem| match problem {
+        KeyKcvProblem::KeyHex(source) => KeyFileError::BadKeyHex { name, source },
+        KeyKcvProblem::KeyLength(got) => KeyFileError::BadKeyLength { name, got },
+        KeyKcvProblem::BadKcv => KeyFileError::BadKcv {
+            name,
+            found: kcv_hex.clone(),
+        },
+        KeyKcvProblem::KcvMismatch { file, computed } => KeyFileError::KcvMismatch {
+            name,
+            file,
+            computed,
+        },
+    })
+}
+
+/// Why a key written with its KCV (both as hex text) was refused; each file format maps
+/// this onto its own error.
+pub(crate) enum KeyKcvProblem {
+    /// The key is not hex.
+    KeyHex(CryptoError),
+    /// The key is not 16 bytes; the length it has.
+    KeyLength(usize),
+    /// The KCV is not 3 bytes of hex.
+    BadKcv,
+    /// The KCV does not match the key (both as upper-case hex).
+    KcvMismatch { file: String, computed: String },
+}
+
+/// Parses a 16-byte key and checks it against its 3-byte KCV; the key bytes are wiped
+/// from every temporary buffer.
+pub(crate) fn key_with_kcv(key_hex: &str, kcv_hex: &str) -> Result<Key16, KeyKcvProblem> {
+    let mut bytes = parse_hex(key_hex).map_err(KeyKcvProblem::KeyHex)?;
     let key = Key16::from_slice(&bytes);
     let got = bytes.len();
     bytes.zeroize();
-    let key = key.map_err(|_| KeyFileError::BadKeyLength { name, got })?;
+    let key = key.map_err(|_| KeyKcvProblem::KeyLength(got))?;
 
     let kcv = match parse_hex(kcv_hex) {
         Ok(kcv) if kcv.len() == 3 => kcv,
-        _ => {
-            return Err(KeyFileError::BadKcv {
-                name,
-                found: kcv_hex.clone(),
-            })
-        }
+        _ => return Err(KeyKcvProblem::BadKcv),
     };
     if !mac_eq(&kcv, &key.kcv()) {
-        return Err(KeyFileError::KcvMismatch {
-            name,
+        return Err(KeyKcvProblem::KcvMismatch {
             file: hex::encode_upper(&kcv),
             computed: key.kcv_hex(),
         });
     }
     Ok(key)
+}
+
+/// Writes `contents` to a new file at `path` (never overwriting one) and syncs it; on Unix
+/// the file is created readable by its owner only.
+pub(crate) fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 /// Overwrites every string in a parsed JSON document (the key hex lives in them).

@@ -24,8 +24,7 @@
 //! drop and never printed (`Debug` shows KCVs only), and the file is written owner-only.
 
 use core::fmt;
-use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use apdu_spec::{Mcc, SamId};
@@ -34,8 +33,8 @@ use thiserror::Error;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::batch::settlement_key;
-use crate::crypto::{diversify, mac_eq, parse_hex, Key16};
-use crate::keyfile::{KeyName, MasterKeys};
+use crate::crypto::{diversify, Key16};
+use crate::keyfile::{key_with_kcv, write_new_private, KeyKcvProblem, KeyName, MasterKeys};
 
 /// The value of the `"format"` field of a SAM file.
 pub const SAM_FILE_FORMAT: &str = "epurse-sam/1";
@@ -313,21 +312,12 @@ impl SamFile {
     /// Writes the file, refusing to overwrite an existing one; owner-only on Unix.
     pub fn save_new(&self, path: impl AsRef<Path>) -> Result<(), SamFileError> {
         let path = path.as_ref();
-        let unwritable = |source| SamFileError::Unwritable {
-            path: path.to_owned(),
-            source,
-        };
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(unwritable)?;
-        file.write_all(self.to_json().as_bytes())
-            .map_err(unwritable)?;
-        file.sync_all().map_err(unwritable)
+        write_new_private(path, self.to_json().as_bytes()).map_err(|source| {
+            SamFileError::Unwritable {
+                path: path.to_owned(),
+                source,
+            }
+        })
     }
 
     /// The merchant profile.
@@ -408,34 +398,23 @@ struct KeyEntry {
 
 impl KeyEntry {
     fn key(&self, field: &'static str) -> Result<Key16, SamFileError> {
-        let mut bytes = parse_hex(&self.key).map_err(|e| SamFileError::BadField {
-            field,
-            problem: format!("key is not hex ({e})"),
-        })?;
-        let key = Key16::from_slice(&bytes);
-        let got = bytes.len();
-        bytes.zeroize();
-        let key = key.map_err(|_| SamFileError::BadField {
-            field,
-            problem: format!("key must be 16 bytes (32 hex digits), got {got} bytes"),
-        })?;
-        let kcv = match parse_hex(&self.kcv) {
-            Ok(kcv) if kcv.len() == 3 => kcv,
-            _ => {
-                return Err(SamFileError::BadField {
-                    field,
-                    problem: format!("kcv {:?} is not 6 hex digits", self.kcv),
-                })
-            }
-        };
-        if !mac_eq(&kcv, &key.kcv()) {
-            return Err(SamFileError::KcvMismatch {
-                field,
-                file: hex::encode_upper(&kcv),
-                computed: key.kcv_hex(),
-            });
-        }
-        Ok(key)
+        key_with_kcv(&self.key, &self.kcv).map_err(|problem| {
+            let problem = match problem {
+                KeyKcvProblem::KeyHex(e) => format!("key is not hex ({e})"),
+                KeyKcvProblem::KeyLength(got) => {
+                    format!("key must be 16 bytes (32 hex digits), got {got} bytes")
+                }
+                KeyKcvProblem::BadKcv => format!("kcv {:?} is not 6 hex digits", self.kcv),
+                KeyKcvProblem::KcvMismatch { file, computed } => {
+                    return SamFileError::KcvMismatch {
+                        field,
+                        file,
+                        computed,
+                    }
+                }
+            };
+            SamFileError::BadField { field, problem }
+        })
     }
 }
 

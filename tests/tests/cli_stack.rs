@@ -28,6 +28,24 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// Runs `epurse --json ARGS --reader READER`, which must succeed; the output and its JSON.
+fn json_on(reader: &str, args: &[&str]) -> Result<(CliOutput, Value)> {
+    let mut all = vec!["--json"];
+    all.extend(args_with_reader(reader, args));
+    let out = epurse(all)?;
+    out.assert_success();
+    let v = out.json();
+    Ok((out, v))
+}
+
+/// Takes the card out of the lease's reader and waits until PC/SC sees the reader empty.
+fn remove_card(lease: &SlotLease) -> Result<()> {
+    lease.remove()?;
+    let ctx = pcsc_context()?;
+    wait_reader(&ctx, lease.reader(), false, Duration::from_secs(5))?;
+    Ok(())
+}
+
 fn args_with_reader<'a>(reader: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     let mut all = args.to_vec();
     all.extend(["--reader", reader]);
@@ -77,9 +95,7 @@ fn reader_list_shows_both_virtual_readers_with_card_and_atr() -> Result<()> {
 #[test]
 fn reader_list_shows_an_empty_reader_as_such() -> Result<()> {
     let lease = SlotLease::acquire(0)?;
-    lease.remove()?;
-    let ctx = pcsc_context()?;
-    wait_reader(&ctx, lease.reader(), false, Duration::from_secs(5))?;
+    remove_card(&lease)?;
     let json = epurse(["--json", "reader", "list"])?;
     json.assert_success();
     let v: Value = json.json();
@@ -126,12 +142,7 @@ fn card_info_decodes_a_personalised_purse_in_text_and_json() -> Result<()> {
         "lifecycle:\n{human}"
     );
 
-    let json = epurse(args_with_reader(
-        lease.reader(),
-        &["--json", "card", "info"],
-    ))?;
-    json.assert_success();
-    let v: Value = json.json();
+    let (json, v) = json_on(lease.reader(), &["card", "info"])?;
     assert_eq!(v["aid"], purse_aid_hex(), "aid in hex:\n{json}");
     assert_eq!(v["applet"], "purse");
     assert_eq!(v["reader"], lease.reader());
@@ -160,12 +171,7 @@ fn card_info_decodes_a_personalised_purse_in_text_and_json() -> Result<()> {
 fn card_info_on_a_blank_purse_says_it_is_blank() -> Result<()> {
     let mut lease = SlotLease::acquire(0)?;
     lease.insert_new_card(CardKind::Purse)?;
-    let json = epurse(args_with_reader(
-        lease.reader(),
-        &["--json", "card", "info"],
-    ))?;
-    json.assert_success();
-    let v: Value = json.json();
+    let (json, v) = json_on(lease.reader(), &["card", "info"])?;
     assert_eq!(v["aid"], purse_aid_hex());
     assert_eq!(text(&v["lifecycle"]).to_lowercase(), "blank", "{json}");
     Ok(())
@@ -174,12 +180,7 @@ fn card_info_on_a_blank_purse_says_it_is_blank() -> Result<()> {
 #[test]
 fn card_info_decodes_the_transfer_card() -> Result<()> {
     let lease = SlotLease::acquire(1)?;
-    let json = epurse(args_with_reader(
-        lease.reader(),
-        &["--json", "card", "info"],
-    ))?;
-    json.assert_success();
-    let v: Value = json.json();
+    let (json, v) = json_on(lease.reader(), &["card", "info"])?;
     assert_eq!(
         v["aid"],
         hex::encode_upper(apdu_spec::TRANSFER_AID),
@@ -202,9 +203,7 @@ fn card_log_lists_the_loads_newest_first() -> Result<()> {
     let second = load_purse(&card, &keys, &profile.serial, Purse::Ecash, 450)?;
     drop(card);
 
-    let json = epurse(args_with_reader(lease.reader(), &["--json", "card", "log"]))?;
-    json.assert_success();
-    let v: Value = json.json();
+    let (json, v) = json_on(lease.reader(), &["card", "log"])?;
     let entries = list(&v, "entries");
     assert_eq!(entries.len(), 2, "two loads:\n{json}");
     assert_eq!(
@@ -238,9 +237,7 @@ fn card_log_lists_the_loads_newest_first() -> Result<()> {
 #[test]
 fn card_info_without_a_card_fails_with_a_clear_message() -> Result<()> {
     let lease = SlotLease::acquire(0)?;
-    lease.remove()?;
-    let ctx = pcsc_context()?;
-    wait_reader(&ctx, lease.reader(), false, Duration::from_secs(5))?;
+    remove_card(&lease)?;
     let out = epurse(args_with_reader(lease.reader(), &["card", "info"]))?;
     out.assert_code(5);
     assert!(
@@ -329,12 +326,10 @@ fn apdu_send_prints_responses_with_decoded_status_words() -> Result<()> {
         "6D00 decoded:\n{out}"
     );
 
-    let json = epurse(args_with_reader(
+    let (json, v) = json_on(
         lease.reader(),
-        &["--json", "apdu", "send", SELECT_PURSE, "805C000000"],
-    ))?;
-    json.assert_success();
-    let v: Value = json.json();
+        &["apdu", "send", SELECT_PURSE, "805C000000"],
+    )?;
     let exchanges = list(&v, "exchanges");
     assert_eq!(exchanges.len(), 2, "{json}");
     assert_eq!(text(&exchanges[0]["sw"]).to_uppercase(), "9000", "{json}");

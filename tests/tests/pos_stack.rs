@@ -47,6 +47,34 @@ impl Home {
         self.dir.join(name).to_string_lossy().into_owned()
     }
 
+    /// Issues the SAM file at `sam` for a new merchant (`food`: a food merchant).
+    fn issue_sam(
+        &self,
+        reader: &str,
+        sam: &str,
+        merchant_id: &str,
+        name: &str,
+        mcc: &str,
+        food: bool,
+    ) {
+        let mut args = vec![
+            "backoffice",
+            "sam-issue",
+            "--merchant-id",
+            merchant_id,
+            "--name",
+            name,
+            "--mcc",
+            mcc,
+            "--sam",
+            sam,
+        ];
+        if food {
+            args.push("--food");
+        }
+        self.run(reader, &args).assert_success();
+    }
+
     fn cmd(&self, reader: &str, args: &[&str]) -> Epurse {
         let mut all = vec!["--reader", reader];
         all.extend_from_slice(args);
@@ -65,6 +93,16 @@ impl Home {
 
     fn run(&self, reader: &str, args: &[&str]) -> CliOutput {
         self.cmd(reader, args).run().expect("epurse runs")
+    }
+
+    /// Runs `epurse ARGS --pin-from-stdin` with `pin` typed on stdin.
+    fn run_with_pin(&self, reader: &str, args: &[&str], pin: &str) -> CliOutput {
+        let mut all = args.to_vec();
+        all.push("--pin-from-stdin");
+        self.cmd(reader, &all)
+            .stdin(format!("{pin}\n"))
+            .run()
+            .expect("epurse runs")
     }
 
     fn json(&self, reader: &str, args: &[&str]) -> Value {
@@ -140,6 +178,20 @@ impl Home {
     }
 }
 
+/// Slot 0 leased, a fresh home, a purse card issued and loaded with `ecash` and `food`, and the
+/// SAM file of merchant M-GROC ("Corner Grocery", MCC 5411; `food_merchant` as told) issued.
+/// Returns the lease, the home, the purse card's name and the SAM file's path.
+fn grocery(ecash: &str, food: &str, food_merchant: bool) -> (SlotLease, Home, String, String) {
+    let mut slot = SlotLease::acquire(0).expect("slot");
+    let r = slot.reader();
+    let home = Home::new();
+    let purse = slot.insert_new_card(CardKind::Purse).expect("purse card");
+    home.issued_card(r, ecash, food);
+    let groc = home.sam("sam-groc");
+    home.issue_sam(r, &groc, "M-GROC", "Corner Grocery", "5411", food_merchant);
+    (slot, home, purse, groc)
+}
+
 fn legs(receipt: &Value) -> Vec<(String, i64)> {
     receipt["legs"]
         .as_array()
@@ -163,39 +215,8 @@ fn a_full_day_settles_to_the_last_paisa() {
     home.issued_card(r, "1500.00", "300.00");
     let groc = home.sam("sam-groc");
     let book = home.sam("sam-book");
-    home.run(
-        r,
-        &[
-            "backoffice",
-            "sam-issue",
-            "--merchant-id",
-            "M-GROC",
-            "--name",
-            "Corner Grocery",
-            "--mcc",
-            "5411",
-            "--food",
-            "--sam",
-            &groc,
-        ],
-    )
-    .assert_success();
-    home.run(
-        r,
-        &[
-            "backoffice",
-            "sam-issue",
-            "--merchant-id",
-            "M-BOOK",
-            "--name",
-            "Book Shop",
-            "--mcc",
-            "5942",
-            "--sam",
-            &book,
-        ],
-    )
-    .assert_success();
+    home.issue_sam(r, &groc, "M-GROC", "Corner Grocery", "5411", true);
+    home.issue_sam(r, &book, "M-BOOK", "Book Shop", "5942", false);
 
     // Food merchant, auto: the voucher pays.
     let s1 = home.json(r, &["pos", "sale", "--amount", "120.00", "--sam", &groc]);
@@ -224,40 +245,20 @@ fn a_full_day_settles_to_the_last_paisa() {
     .assert_code(30);
     home.run(r, &["pos", "sale", "--amount", "550.00", "--sam", &book])
         .assert_code(32);
-    home.cmd(
+    home.run_with_pin(
         r,
-        &[
-            "pos",
-            "sale",
-            "--amount",
-            "550.00",
-            "--pin-from-stdin",
-            "--sam",
-            &book,
-        ],
+        &["pos", "sale", "--amount", "550.00", "--sam", &book],
+        "9999",
     )
-    .stdin("9999\n")
-    .run()
-    .expect("runs")
     .assert_code(32);
     // Non-food merchant with the PIN.
-    let s3 = home
-        .cmd(
-            r,
-            &[
-                "--json",
-                "pos",
-                "sale",
-                "--amount",
-                "550.00",
-                "--pin-from-stdin",
-                "--sam",
-                &book,
-            ],
-        )
-        .stdin("1234\n")
-        .run()
-        .expect("runs");
+    let s3 = home.run_with_pin(
+        r,
+        &[
+            "--json", "pos", "sale", "--amount", "550.00", "--sam", &book,
+        ],
+        "1234",
+    );
     s3.assert_success();
     let s3: Value = s3.json();
     assert_eq!(legs(&s3), vec![("ecash".to_owned(), 55_000)]);
@@ -298,28 +299,8 @@ const SALE_APDUS: u32 = 4;
 
 #[test]
 fn a_sale_interrupted_at_every_apdu_boundary_is_recovered_exactly_once() {
-    let mut slot = SlotLease::acquire(0).expect("slot");
+    let (mut slot, home, purse, groc) = grocery("1000.00", "100.00", false);
     let r = slot.reader();
-    let home = Home::new();
-    let purse = slot.insert_new_card(CardKind::Purse).expect("purse card");
-    home.issued_card(r, "1000.00", "100.00");
-    let groc = home.sam("sam-groc");
-    home.run(
-        r,
-        &[
-            "backoffice",
-            "sam-issue",
-            "--merchant-id",
-            "M-GROC",
-            "--name",
-            "Corner Grocery",
-            "--mcc",
-            "5411",
-            "--sam",
-            &groc,
-        ],
-    )
-    .assert_success();
     let (mut ecash, _) = home.balances(r);
     let mut debited = 0i64;
     for kind in ["drop-command", "drop-response"] {
@@ -402,29 +383,8 @@ const UPLOAD_APDUS: u32 = 4;
 
 #[test]
 fn transfer_and_upload_interrupted_at_every_apdu_lose_nothing_and_credit_once() {
-    let mut slot = SlotLease::acquire(0).expect("slot");
+    let (mut slot, home, purse, groc) = grocery("100.00", "100.00", true);
     let r = slot.reader();
-    let home = Home::new();
-    let purse = slot.insert_new_card(CardKind::Purse).expect("purse card");
-    home.issued_card(r, "100.00", "100.00");
-    let groc = home.sam("sam-groc");
-    home.run(
-        r,
-        &[
-            "backoffice",
-            "sam-issue",
-            "--merchant-id",
-            "M-GROC",
-            "--name",
-            "Corner Grocery",
-            "--mcc",
-            "5411",
-            "--food",
-            "--sam",
-            &groc,
-        ],
-    )
-    .assert_success();
     home.run(r, &["pos", "sale", "--amount", "12.34", "--sam", &groc])
         .assert_success();
     home.run(

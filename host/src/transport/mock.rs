@@ -191,6 +191,24 @@ impl MockTransport {
         }
     }
 
+    /// Replays the next step when `take` accepts it (returning the step's reply, or the step
+    /// back when it is not the one expected); otherwise records a mismatch naming `got` and
+    /// leaves the steps as they were.
+    fn next_reply<R>(
+        &mut self,
+        got: impl FnOnce() -> String,
+        take: impl FnOnce(Step) -> Result<Result<R, TransportError>, Step>,
+    ) -> Result<R, TransportError> {
+        match self.steps.pop_front().map(take) {
+            Some(Ok(reply)) => reply,
+            Some(Err(step)) => {
+                self.steps.push_front(step);
+                Err(self.mismatch(got()))
+            }
+            None => Err(self.mismatch(got())),
+        }
+    }
+
     fn mismatch(&mut self, got: String) -> TransportError {
         let expected = self
             .steps
@@ -221,36 +239,33 @@ fn describe(step: &Step) -> String {
 impl Transport for MockTransport {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.sent.push(command.to_vec());
-        match self.steps.front() {
-            Some(Step::Transmit { command: c, .. }) if c == command => {}
-            _ => return Err(self.mismatch(format!("APDU {}", hex::encode_upper(command)))),
-        }
-        match self.steps.pop_front() {
-            Some(Step::Transmit { reply, .. }) => reply,
-            _ => Err(self.mismatch("APDU".to_owned())),
-        }
+        self.next_reply(
+            || format!("APDU {}", hex::encode_upper(command)),
+            |step| match step {
+                Step::Transmit { command: c, reply } if c == command => Ok(reply),
+                other => Err(other),
+            },
+        )
     }
 
     fn reset(&mut self) -> Result<(), TransportError> {
-        match self.steps.front() {
-            Some(Step::Reset { .. }) => {}
-            _ => return Err(self.mismatch("reset".to_owned())),
-        }
-        match self.steps.pop_front() {
-            Some(Step::Reset { reply }) => reply,
-            _ => Err(self.mismatch("reset".to_owned())),
-        }
+        self.next_reply(
+            || "reset".to_owned(),
+            |step| match step {
+                Step::Reset { reply } => Ok(reply),
+                other => Err(other),
+            },
+        )
     }
 
     fn reconnect(&mut self) -> Result<(), TransportError> {
-        match self.steps.front() {
-            Some(Step::Reconnect { .. }) => {}
-            _ => return Err(self.mismatch("reconnect".to_owned())),
-        }
-        match self.steps.pop_front() {
-            Some(Step::Reconnect { reply }) => reply,
-            _ => Err(self.mismatch("reconnect".to_owned())),
-        }
+        self.next_reply(
+            || "reconnect".to_owned(),
+            |step| match step {
+                Step::Reconnect { reply } => Ok(reply),
+                other => Err(other),
+            },
+        )
     }
 
     fn reader_name(&self) -> &str {
@@ -274,27 +289,30 @@ impl Transport for MockTransport {
     }
 
     fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, TransportError> {
-        match self.steps.front() {
-            Some(Step::Control {
-                code: c, data: d, ..
-            }) if *c == code && d == data => {}
-            _ => return Err(self.mismatch(format!("escape {code:#X} {}", hex::encode_upper(data)))),
-        }
-        match self.steps.pop_front() {
-            Some(Step::Control { reply, .. }) => reply,
-            _ => Err(self.mismatch("escape".to_owned())),
-        }
+        self.next_reply(
+            || format!("escape {code:#X} {}", hex::encode_upper(data)),
+            |step| match step {
+                Step::Control {
+                    code: c,
+                    data: d,
+                    reply,
+                } if c == code && d == data => Ok(reply),
+                other => Err(other),
+            },
+        )
     }
 
     fn attribute(&mut self, attribute: ReaderAttribute) -> Result<Vec<u8>, TransportError> {
-        match self.steps.front() {
-            Some(Step::Attribute { attribute: a, .. }) if *a == attribute => {}
-            _ => return Err(self.mismatch(format!("attribute {attribute:?}"))),
-        }
-        match self.steps.pop_front() {
-            Some(Step::Attribute { reply, .. }) => reply,
-            _ => Err(self.mismatch("attribute".to_owned())),
-        }
+        self.next_reply(
+            || format!("attribute {attribute:?}"),
+            |step| match step {
+                Step::Attribute {
+                    attribute: a,
+                    reply,
+                } if a == attribute => Ok(reply),
+                other => Err(other),
+            },
+        )
     }
 
     fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, TransportError> {

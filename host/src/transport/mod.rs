@@ -320,77 +320,48 @@ pub trait Transport {
     fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, TransportError>;
 }
 
-impl<T: Transport + ?Sized> Transport for &mut T {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        (**self).transmit(command)
-    }
-    fn reset(&mut self) -> Result<(), TransportError> {
-        (**self).reset()
-    }
-    fn reconnect(&mut self) -> Result<(), TransportError> {
-        (**self).reconnect()
-    }
-    fn reader_name(&self) -> &str {
-        (**self).reader_name()
-    }
-    fn atr(&self) -> &[u8] {
-        (**self).atr()
-    }
-    fn protocol(&self) -> Option<Protocol> {
-        (**self).protocol()
-    }
-    fn has_card(&self) -> bool {
-        (**self).has_card()
-    }
-    fn supports_extended_length(&self) -> bool {
-        (**self).supports_extended_length()
-    }
-    fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, TransportError> {
-        (**self).control(code, data)
-    }
-    fn attribute(&mut self, attribute: ReaderAttribute) -> Result<Vec<u8>, TransportError> {
-        (**self).attribute(attribute)
-    }
-    fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, TransportError> {
-        (**self).transaction()
-    }
+/// Implements `Transport` for a pointer type by forwarding every method to `**self`.
+macro_rules! forward_transport {
+    ($($target:ty),+) => {$(
+        impl<T: Transport + ?Sized> Transport for $target {
+            fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+                (**self).transmit(command)
+            }
+            fn reset(&mut self) -> Result<(), TransportError> {
+                (**self).reset()
+            }
+            fn reconnect(&mut self) -> Result<(), TransportError> {
+                (**self).reconnect()
+            }
+            fn reader_name(&self) -> &str {
+                (**self).reader_name()
+            }
+            fn atr(&self) -> &[u8] {
+                (**self).atr()
+            }
+            fn protocol(&self) -> Option<Protocol> {
+                (**self).protocol()
+            }
+            fn has_card(&self) -> bool {
+                (**self).has_card()
+            }
+            fn supports_extended_length(&self) -> bool {
+                (**self).supports_extended_length()
+            }
+            fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, TransportError> {
+                (**self).control(code, data)
+            }
+            fn attribute(&mut self, attribute: ReaderAttribute) -> Result<Vec<u8>, TransportError> {
+                (**self).attribute(attribute)
+            }
+            fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, TransportError> {
+                (**self).transaction()
+            }
+        }
+    )+};
 }
 
-impl<T: Transport + ?Sized> Transport for Box<T> {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        (**self).transmit(command)
-    }
-    fn reset(&mut self) -> Result<(), TransportError> {
-        (**self).reset()
-    }
-    fn reconnect(&mut self) -> Result<(), TransportError> {
-        (**self).reconnect()
-    }
-    fn reader_name(&self) -> &str {
-        (**self).reader_name()
-    }
-    fn atr(&self) -> &[u8] {
-        (**self).atr()
-    }
-    fn protocol(&self) -> Option<Protocol> {
-        (**self).protocol()
-    }
-    fn has_card(&self) -> bool {
-        (**self).has_card()
-    }
-    fn supports_extended_length(&self) -> bool {
-        (**self).supports_extended_length()
-    }
-    fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, TransportError> {
-        (**self).control(code, data)
-    }
-    fn attribute(&mut self, attribute: ReaderAttribute) -> Result<Vec<u8>, TransportError> {
-        (**self).attribute(attribute)
-    }
-    fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, TransportError> {
-        (**self).transaction()
-    }
-}
+forward_transport!(&mut T, Box<T>);
 
 /// Picks a reader from `names` by `choice`: an index (`0`, `1`, ...) or a case-insensitive part
 /// of a name (an exact name always wins). Without a choice: the first reader for which

@@ -442,21 +442,12 @@ impl PcscTransport {
     }
 
     fn card(&self) -> Result<&Card, TransportError> {
-        self.card
-            .as_ref()
-            .ok_or_else(|| TransportError::CardRemoved {
-                reader: self.reader.clone(),
-            })
+        connected(self.card.as_ref(), &self.reader)
     }
 
     /// Reads ATR, protocol and (once) whether the reader takes extended APDUs.
     fn refresh_status(&mut self) -> Result<(), TransportError> {
-        let card = self
-            .card
-            .as_ref()
-            .ok_or_else(|| TransportError::CardRemoved {
-                reader: self.reader.clone(),
-            })?;
+        let card = connected(self.card.as_ref(), &self.reader)?;
         if self.share == ShareMode::Direct {
             self.protocol = Some(Protocol::Raw);
             self.atr.clear();
@@ -593,14 +584,17 @@ fn attribute_on(card: &Card, reader: &str, a: ReaderAttribute) -> Result<Vec<u8>
         })
 }
 
+/// The card of a connection (`as_ref`/`as_mut` of the option), or `CardRemoved` for `reader`
+/// when the connection has none.
+fn connected<C>(card: Option<C>, reader: &str) -> Result<C, TransportError> {
+    card.ok_or_else(|| TransportError::CardRemoved {
+        reader: reader.to_owned(),
+    })
+}
+
 impl Transport for PcscTransport {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let card = self
-            .card
-            .as_ref()
-            .ok_or_else(|| TransportError::CardRemoved {
-                reader: self.reader.clone(),
-            })?;
+        let card = connected(self.card.as_ref(), &self.reader)?;
         transmit_on(card, &self.reader, command, &mut self.buf)
     }
 
@@ -642,12 +636,7 @@ impl Transport for PcscTransport {
 
     fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, TransportError> {
         let reader = self.reader.as_str();
-        let card = self
-            .card
-            .as_mut()
-            .ok_or_else(|| TransportError::CardRemoved {
-                reader: reader.to_owned(),
-            })?;
+        let card = connected(self.card.as_mut(), reader)?;
         let tx = card
             .transaction()
             .map_err(|e| map_error(e, reader, "begin a transaction"))?;
@@ -752,44 +741,33 @@ mod tests {
 
     #[test]
     fn error_mapping() {
+        use pcsc::Error as E;
+        use TransportError as T;
         assert!(matches!(
-            map_error(pcsc::Error::NoService, "", "x"),
-            TransportError::NoService { .. }
+            map_error(E::NoService, "", "x"),
+            T::NoService { .. }
         ));
-        assert_eq!(
-            map_error(pcsc::Error::NoSmartcard, "R", "connect"),
-            TransportError::NoCard { reader: "R".into() }
-        );
-        assert_eq!(
-            map_error(pcsc::Error::NoSmartcard, "R", "transmit"),
-            TransportError::CardRemoved { reader: "R".into() }
-        );
-        assert_eq!(
-            map_error(pcsc::Error::RemovedCard, "R", "transmit"),
-            TransportError::CardRemoved { reader: "R".into() }
-        );
-        assert_eq!(
-            map_error(pcsc::Error::ResetCard, "R", "transmit"),
-            TransportError::CardReset { reader: "R".into() }
-        );
-        assert_eq!(
-            map_error(pcsc::Error::ReaderUnavailable, "R", "transmit"),
-            TransportError::ReaderGone { reader: "R".into() }
-        );
-        assert_eq!(
-            map_error(pcsc::Error::SharingViolation, "R", "connect"),
-            TransportError::ReaderBusy { reader: "R".into() }
-        );
-        assert_eq!(
-            map_error(pcsc::Error::NotTransacted, "R", "transmit"),
-            TransportError::ResponseLost {
-                reader: "R".into(),
-                len: 0
-            }
-        );
+        type Expected = fn(String) -> TransportError;
+        #[rustfmt::skip]
+        let cases: [(pcsc::Error, &str, Expected); 7] = [
+            (E::NoSmartcard, "connect", |reader| T::NoCard { reader }),
+            (E::NoSmartcard, "transmit", |reader| T::CardRemoved { reader }),
+            (E::RemovedCard, "transmit", |reader| T::CardRemoved { reader }),
+            (E::ResetCard, "transmit", |reader| T::CardReset { reader }),
+            (E::ReaderUnavailable, "transmit", |reader| T::ReaderGone { reader }),
+            (E::SharingViolation, "connect", |reader| T::ReaderBusy { reader }),
+            (E::NotTransacted, "transmit", |reader| T::ResponseLost { reader, len: 0 }),
+        ];
+        for (error, operation, expected) in cases {
+            assert_eq!(
+                map_error(error, "R", operation),
+                expected("R".into()),
+                "{error:?} during {operation}"
+            );
+        }
         assert!(matches!(
-            map_error(pcsc::Error::CommError, "R", "connect"),
-            TransportError::Other { .. }
+            map_error(E::CommError, "R", "connect"),
+            T::Other { .. }
         ));
     }
 
