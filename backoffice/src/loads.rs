@@ -424,6 +424,44 @@ fn note_seen(
     Ok(())
 }
 
+/// The money side of completing any load, connected or unconnected: one transfer pending →
+/// card float, the card's own float raised by the amount and its known load counter raised to
+/// the load's. Returns the transfer id; the caller records the load's new state.
+pub(crate) fn post_completion(
+    conn: &Connection,
+    now: i64,
+    id: LoadId,
+    serial: &Serial,
+    purse: Purse,
+    amount: MinorUnits,
+    counter: u16,
+) -> Result<i64> {
+    let transfer = ledger::post(
+        conn,
+        TransferKind::LoadComplete,
+        &format!("load {id}"),
+        now,
+        &[
+            (AccountRef::PendingLoads(purse), -amount),
+            (AccountRef::CardFloat(purse), amount),
+        ],
+    )?;
+    let float: i64 = conn.query_row(
+        "SELECT float FROM card_purses WHERE serial = ?1 AND purse = ?2",
+        params![serial.to_string(), purse.code()],
+        |r| r.get(0),
+    )?;
+    let float = float
+        .checked_add(amount)
+        .ok_or_else(|| Error::Invariant(format!("card {serial} float overflows")))?;
+    conn.execute(
+        "UPDATE card_purses SET float = ?3, load_counter = MAX(load_counter, ?4)
+         WHERE serial = ?1 AND purse = ?2",
+        params![serial.to_string(), purse.code(), float, counter],
+    )?;
+    Ok(transfer)
+}
+
 /// Pending → card float. `card_result` is the card's resulting balance and TAC (already
 /// verified), absent when the issuer decides without them.
 fn complete(
@@ -434,33 +472,14 @@ fn complete(
     how: &str,
 ) -> Result<()> {
     let now = env.now();
-    let transfer = ledger::post(
+    let transfer = post_completion(
         conn,
-        TransferKind::LoadComplete,
-        &format!("load {}", load.id),
         now,
-        &[
-            (AccountRef::PendingLoads(load.purse), -load.amount),
-            (AccountRef::CardFloat(load.purse), load.amount),
-        ],
-    )?;
-    let float: i64 = conn.query_row(
-        "SELECT float FROM card_purses WHERE serial = ?1 AND purse = ?2",
-        params![load.serial.to_string(), load.purse.code()],
-        |r| r.get(0),
-    )?;
-    let float = float
-        .checked_add(load.amount)
-        .ok_or_else(|| Error::Invariant(format!("card {} float overflows", load.serial)))?;
-    conn.execute(
-        "UPDATE card_purses SET float = ?3, load_counter = MAX(load_counter, ?4)
-         WHERE serial = ?1 AND purse = ?2",
-        params![
-            load.serial.to_string(),
-            load.purse.code(),
-            float,
-            load.counter
-        ],
+        load.id,
+        &load.serial,
+        load.purse,
+        load.amount,
+        load.counter,
     )?;
     if let Some((balance_after, _)) = card_result {
         note_seen(

@@ -225,33 +225,14 @@ fn complete(
     how: &str,
 ) -> Result<()> {
     let now = env.now();
-    let transfer = ledger::post(
+    let transfer = crate::loads::post_completion(
         conn,
-        TransferKind::LoadComplete,
-        &format!("load {}", load.id),
         now,
-        &[
-            (AccountRef::PendingLoads(load.purse), -load.amount),
-            (AccountRef::CardFloat(load.purse), load.amount),
-        ],
-    )?;
-    let float: i64 = conn.query_row(
-        "SELECT float FROM card_purses WHERE serial = ?1 AND purse = ?2",
-        params![load.serial.to_string(), load.purse.code()],
-        |r| r.get(0),
-    )?;
-    let float = float
-        .checked_add(load.amount)
-        .ok_or_else(|| Error::Invariant(format!("card {} float overflows", load.serial)))?;
-    conn.execute(
-        "UPDATE card_purses SET float = ?3, load_counter = MAX(load_counter, ?4)
-         WHERE serial = ?1 AND purse = ?2",
-        params![
-            load.serial.to_string(),
-            load.purse.code(),
-            float,
-            load.counter
-        ],
+        load.id,
+        &load.serial,
+        load.purse,
+        load.amount,
+        load.counter,
     )?;
     conn.execute(
         "UPDATE loads SET state = 'completed', final_transfer_id = ?2, balance_after = ?3,
