@@ -465,7 +465,7 @@ fn purchase<T: Transport, S: SecurityModule + ?Sized>(
         match sam.purchase_declined(auth.sam_seq, r.sw) {
             Ok(_) => return Err(PosError::Refused(refusal_for("DEBIT PURCHASE", r.sw))),
             // 6F00 and the like prove nothing: the purchase stays pending for recovery.
-            Err(_) => {
+            Err(sam::SamError::RefusalNotDefinitive { .. }) => {
                 return Err(PosError::Interrupted {
                     sam_seq: auth.sam_seq,
                     cause: ExchangeError::InvalidCommand {
@@ -473,6 +473,9 @@ fn purchase<T: Transport, S: SecurityModule + ?Sized>(
                     },
                 })
             }
+            // The SAM could not record the cancellation (e.g. its state file): say so; the
+            // purchase is still pending in the SAM's last saved state.
+            Err(other) => return Err(other.into()),
         }
     }
     let debit = match DebitPurchaseResponse::parse(&r.data) {

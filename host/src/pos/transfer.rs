@@ -126,7 +126,11 @@ fn write_batch<T: Transport>(ch: &mut Channel<T>, bytes: &[u8]) -> Result<(), Po
                 Ok(r) => return Err(status_error("WRITE BATCH", r.sw)),
                 // Resend-safe: the same bytes at the same offset.
                 Err(e) if tries < 2 && e.transport_error().is_some() => {
-                    let _ = ch.transport_mut().reconnect();
+                    // One reconnect and resend; if the reader cannot even reconnect, the
+                    // original failure is the one to report.
+                    if ch.transport_mut().reconnect().is_err() {
+                        return Err(CardError::from(e).into());
+                    }
                     select_transfer(ch)?;
                     continue;
                 }
