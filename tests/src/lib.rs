@@ -1264,6 +1264,79 @@ pub fn wait_reader(
     }
 }
 
+/// An installation home for the `epurse` workflows (the embedded ledger, the development master
+/// keys, SAM directories) in a fresh temporary directory, removed on drop. Commands run with
+/// `EPURSE_HOME`, `EPURSE_DB` and `EPURSE_KEYS` pointing into it, so tests share nothing.
+pub struct InstallHome {
+    dir: PathBuf,
+}
+
+impl InstallHome {
+    /// A new home named after `tag` (the test file), with a copy of `keys/dev-master-keys.json`.
+    pub fn new(tag: &str) -> Result<InstallHome> {
+        static HOMES: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "epurse-{tag}-{}-{}",
+            std::process::id(),
+            HOMES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| HarnessError::Card(format!("create {}: {e}", dir.display())))?;
+        std::fs::copy(
+            workspace_root().join("keys/dev-master-keys.json"),
+            dir.join("master-keys.json"),
+        )
+        .map_err(|e| HarnessError::Card(format!("copy dev keys: {e}")))?;
+        Ok(InstallHome { dir })
+    }
+
+    /// The home directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `epurse ARGS` in this home (60 s timeout).
+    pub fn cmd(&self, args: &[&str]) -> Epurse {
+        Epurse::new(args)
+            .env("EPURSE_HOME", &self.dir.to_string_lossy())
+            .env(
+                "EPURSE_DB",
+                &self.dir.join("backoffice.db").to_string_lossy(),
+            )
+            .env(
+                "EPURSE_KEYS",
+                &self.dir.join("master-keys.json").to_string_lossy(),
+            )
+            .timeout(Duration::from_secs(60))
+    }
+
+    /// Runs `epurse ARGS`, panicking only when the binary cannot be run at all.
+    #[track_caller]
+    pub fn run(&self, args: &[&str]) -> CliOutput {
+        self.cmd(args).run().expect("epurse runs")
+    }
+
+    /// `epurse --json ARGS`, asserting success, parsed.
+    #[track_caller]
+    pub fn json<T: std::str::FromStr>(&self, args: &[&str]) -> T
+    where
+        T::Err: fmt::Display,
+    {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        out.assert_success();
+        out.json()
+    }
+}
+
+impl Drop for InstallHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,44 +7,20 @@
 //! cards in one slot (the purse and transfer cards are swapped in the same reader, so a test
 //! needs one slot lease only).
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use epurse_tests::*;
 use serde_json::Value;
 
-static HOMES: AtomicU32 = AtomicU32::new(0);
-
-struct Home {
-    dir: PathBuf,
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+struct Home(InstallHome);
 
 impl Home {
     fn new() -> Home {
-        let dir = std::env::temp_dir().join(format!(
-            "epurse-pos-{}-{}",
-            std::process::id(),
-            HOMES.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("home");
-        std::fs::copy(
-            workspace_root().join("keys/dev-master-keys.json"),
-            dir.join("master-keys.json"),
-        )
-        .expect("dev keys");
-        Home { dir }
+        Home(InstallHome::new("pos").expect("installation home"))
     }
 
     fn sam(&self, name: &str) -> String {
-        self.dir.join(name).to_string_lossy().into_owned()
+        self.0.dir().join(name).to_string_lossy().into_owned()
     }
 
     /// Issues the SAM file at `sam` for a new merchant (`food`: a food merchant).
@@ -78,17 +54,7 @@ impl Home {
     fn cmd(&self, reader: &str, args: &[&str]) -> Epurse {
         let mut all = vec!["--reader", reader];
         all.extend_from_slice(args);
-        Epurse::new(all)
-            .env("EPURSE_HOME", &self.dir.to_string_lossy())
-            .env(
-                "EPURSE_DB",
-                &self.dir.join("backoffice.db").to_string_lossy(),
-            )
-            .env(
-                "EPURSE_KEYS",
-                &self.dir.join("master-keys.json").to_string_lossy(),
-            )
-            .timeout(Duration::from_secs(60))
+        self.0.cmd(&all)
     }
 
     fn run(&self, reader: &str, args: &[&str]) -> CliOutput {

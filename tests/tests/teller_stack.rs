@@ -6,37 +6,19 @@
 //! and the customer's account and the card having moved by the same amount or neither.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use epurse_tests::*;
 use serde_json::Value;
 
-static HOMES: AtomicU32 = AtomicU32::new(0);
-
 /// One installation home (ledger + dev master keys) in a fresh temporary directory, removed on
 /// drop.
-struct Home {
-    dir: PathBuf,
-}
+struct Home(InstallHome);
 
 impl Home {
     fn new() -> Result<Home> {
-        let dir = std::env::temp_dir().join(format!(
-            "epurse-teller-{}-{}",
-            std::process::id(),
-            HOMES.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| HarnessError::Card(e.to_string()))?;
-        std::fs::copy(
-            workspace_root().join("keys/dev-master-keys.json"),
-            dir.join("master-keys.json"),
-        )
-        .map_err(|e| HarnessError::Card(format!("copy dev keys: {e}")))?;
-        Ok(Home { dir })
+        InstallHome::new("teller").map(Home)
     }
 
     /// The same ledger opened with other master keys (same transport key and key version):
@@ -55,7 +37,7 @@ impl Home {
                 sam::Key16::from_bytes(b)
             }
         });
-        let path = home.dir.join("master-keys.json");
+        let path = home.dir().join("master-keys.json");
         std::fs::remove_file(&path).map_err(|e| HarnessError::Card(e.to_string()))?;
         other
             .save_new(&path)
@@ -63,31 +45,9 @@ impl Home {
         Ok(home)
     }
 
-    fn cmd(&self, args: &[&str]) -> Epurse {
-        Epurse::new(args)
-            .env("EPURSE_HOME", &self.dir.to_string_lossy())
-            .env(
-                "EPURSE_DB",
-                &self.dir.join("backoffice.db").to_string_lossy(),
-            )
-            .env(
-                "EPURSE_KEYS",
-                &self.dir.join("master-keys.json").to_string_lossy(),
-            )
-            .timeout(Duration::from_secs(60))
-    }
-
-    fn run(&self, args: &[&str]) -> CliOutput {
-        self.cmd(args).run().expect("epurse runs")
-    }
-
     /// `epurse --json ARGS`, asserting success, parsed.
     fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        out.assert_success();
-        out.json()
+        self.0.json(args)
     }
 
     fn customer(&self, name: &str) -> i64 {
@@ -157,9 +117,10 @@ impl Home {
     }
 }
 
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for Home {
+    type Target = InstallHome;
+    fn deref(&self) -> &InstallHome {
+        &self.0
     }
 }
 
@@ -441,8 +402,8 @@ fn kill_load_at(home: &Home, reader: &str, point: &str) -> Result<()> {
         .args([
             "teller", "load", "--purse", "ecash", "--amount", "7.00", "--reader", reader,
         ])
-        .env("EPURSE_DB", home.dir.join("backoffice.db"))
-        .env("EPURSE_KEYS", home.dir.join("master-keys.json"))
+        .env("EPURSE_DB", home.dir().join("backoffice.db"))
+        .env("EPURSE_KEYS", home.dir().join("master-keys.json"))
         .env("EPURSE_TEST_PAUSE_AT", point)
         .env("EPURSE_TEST_PAUSE_MS", "30000")
         .env_remove("EPURSE_READER")

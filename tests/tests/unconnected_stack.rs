@@ -6,68 +6,28 @@
 //! completes the load in the back office, and `epurse audit` is clean.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use epurse_tests::*;
 use serde_json::Value;
 
-static HOMES: AtomicU32 = AtomicU32::new(0);
-
 /// An installation home (ledger + dev master keys) in a fresh temporary directory.
-struct Home {
-    dir: PathBuf,
-}
+struct Home(InstallHome);
 
 impl Home {
     fn new() -> Result<Home> {
-        let dir = std::env::temp_dir().join(format!(
-            "epurse-unconnected-{}-{}",
-            std::process::id(),
-            HOMES.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| HarnessError::Card(e.to_string()))?;
-        std::fs::copy(
-            workspace_root().join("keys/dev-master-keys.json"),
-            dir.join("master-keys.json"),
-        )
-        .map_err(|e| HarnessError::Card(format!("copy dev keys: {e}")))?;
-        Ok(Home { dir })
-    }
-
-    fn cmd(&self, args: &[&str]) -> Epurse {
-        Epurse::new(args)
-            .env("EPURSE_HOME", &self.dir.to_string_lossy())
-            .env(
-                "EPURSE_DB",
-                &self.dir.join("backoffice.db").to_string_lossy(),
-            )
-            .env(
-                "EPURSE_KEYS",
-                &self.dir.join("master-keys.json").to_string_lossy(),
-            )
-            .timeout(Duration::from_secs(60))
-    }
-
-    fn run(&self, args: &[&str]) -> CliOutput {
-        self.cmd(args).run().expect("epurse runs")
+        InstallHome::new("unconnected").map(Home)
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        out.assert_success();
-        out.json()
+        self.0.json(args)
     }
 }
 
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for Home {
+    type Target = InstallHome;
+    fn deref(&self) -> &InstallHome {
+        &self.0
     }
 }
 
@@ -175,9 +135,9 @@ fn teller_and_pocket_reader_exchange_codes_through_their_prompts() -> Result<()>
             "--amount",
             "150.00",
         ])
-        .env("EPURSE_HOME", &home.dir)
-        .env("EPURSE_DB", home.dir.join("backoffice.db"))
-        .env("EPURSE_KEYS", home.dir.join("master-keys.json"))
+        .env("EPURSE_HOME", home.dir())
+        .env("EPURSE_DB", home.dir().join("backoffice.db"))
+        .env("EPURSE_KEYS", home.dir().join("master-keys.json"))
         .env_remove("EPURSE_READER")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
