@@ -456,7 +456,8 @@ class PurseCard:
     def _get_challenge(self, a, **_):
         if (a.p1, a.p2) != (0, 0):
             raise SW(0x6A86)
-        if a.lc != 0 or a.le not in (0x04, 0x00):
+        # SPEC 2.13: data is not read (T=0 cannot tell Lc from Le); only Le is checked.
+        if a.le not in (0x04, 0x00):
             raise SW(0x6700)
         rnd = self._draw()
         self.challenge = rnd

@@ -732,6 +732,9 @@ class PurseAppletTest {
             assertSw("6700", f.send("0084000008"));
             assertSw("6A86", f.send("0084000104"));
             assertEquals(4, f.send("0084000000").data().length);
+            // SPEC 2.13: no Le (case 1) is a length error; command data is not read
+            assertSw("6700", f.send("00840000"));
+            assertEquals(4, f.send("0084000001AA04").data().length);
         }
     }
 
