@@ -3,9 +3,9 @@
 //! the food-purse [`MccAllowlist`].
 //!
 //! Validation is exactly what the card applies before answering `6A80`: every nibble a decimal
-//! digit, month 1..12, day 1..31 (no per-month check, as the reference model and the applet do:
-//! `2026-02-30` passes), hour < 24, minute and second < 60. A stricter host would refuse to
-//! parse log records the card accepted. `00 00 00 00` is "no date" and is modelled as
+//! digit, month 1..12, day 1..the last day of that month (Gregorian leap years: `2028-02-29`
+//! passes, `2026-02-30` and `2100-02-29` do not), hour < 24, minute and second < 60; host and
+//! card accept exactly the same dates. `00 00 00 00` is "no date" and is modelled as
 //! `Option<Date>::None`, never as a `Date`.
 
 use core::fmt;
@@ -50,15 +50,34 @@ pub struct Date {
     day: u8,
 }
 
+/// Days in `month` (1..=12) of `year`, Gregorian: leap years are divisible by 4, and not by 100
+/// unless by 400.
+// `%` rather than `is_multiple_of`: the workspace's rust-version is 1.75.
+#[allow(clippy::manual_is_multiple_of)]
+fn days_in_month(year: u16, month: u8) -> u8 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
 impl Date {
     /// Wire size.
     pub const LEN: usize = 4;
 
-    /// A date, checked as the card checks it: year 0..=9999, month 1..12, day 1..31.
+    /// A date, checked as the card checks it: year 0..=9999, month 1..12, day 1..the last day
+    /// of that month (Gregorian leap years).
     pub fn new(year: u16, month: u8, day: u8) -> Result<Self> {
         ensure(year <= 9999, "year", year, "above 9999")?;
         ensure((1..=12).contains(&month), "month", month, "not 1..12")?;
-        ensure((1..=31).contains(&day), "day", day, "not 1..31")?;
+        ensure(
+            day >= 1 && day <= days_in_month(year, month),
+            "day",
+            day,
+            "not a day of that month",
+        )?;
         Ok(Self { year, month, day })
     }
 
@@ -463,9 +482,14 @@ mod tests {
         assert!(Date::from_bcd([0x20, 0x26, 0x00, 0x01]).is_err()); // month 0
         assert!(Date::from_bcd([0x20, 0x26, 0x01, 0x00]).is_err()); // day 0
         assert!(Date::from_bcd([0x20, 0x26, 0x01, 0x32]).is_err()); // day 32
-                                                                    // no per-month check, as on the card
-        assert!(Date::from_bcd([0x20, 0x26, 0x04, 0x31]).is_ok());
-        assert!(Date::from_bcd([0x20, 0x26, 0x02, 0x30]).is_ok());
+                                                                    // the calendar, as on the card (PurseAppletTest, CryptoTest)
+        assert!(Date::from_bcd([0x20, 0x26, 0x04, 0x31]).is_err());
+        assert!(Date::from_bcd([0x20, 0x26, 0x02, 0x30]).is_err());
+        assert!(Date::from_bcd([0x20, 0x27, 0x02, 0x29]).is_err());
+        assert!(Date::from_bcd([0x20, 0x28, 0x02, 0x29]).is_ok());
+        assert!(Date::from_bcd([0x20, 0x00, 0x02, 0x29]).is_ok());
+        assert!(Date::from_bcd([0x21, 0x00, 0x02, 0x29]).is_err());
+        assert!(Date::from_bcd([0x20, 0x26, 0x12, 0x31]).is_ok());
         assert_eq!(
             Date::from_bcd([0x20, 0x2A, 0x01, 0x01]),
             Err(SpecError::BadBcd { field: "year" })

@@ -1,5 +1,7 @@
 """Small encoding helpers shared by the card models and the host side."""
 
+import calendar
+
 
 def h(b: bytes) -> str:
     """Upper-case hex, the only spelling used in the vectors."""
@@ -43,12 +45,15 @@ def bcd(s: str) -> bytes:
 
 
 def valid_date(b: bytes) -> bool:
-    """DATE: 4 bytes BCD YYYY MM DD. Month 01..12, day 01..31 (see README: no per-month check)."""
+    """DATE: 4 bytes BCD YYYY MM DD. Month 01..12, day 01..last day of the month (Gregorian)."""
     d = _bcd_digits(b)
     if d is None or len(b) != 4:
         return False
-    _, _, mm, dd = d
-    return 1 <= mm <= 12 and 1 <= dd <= 31
+    cc, yy, mm, dd = d
+    if not 1 <= mm <= 12:
+        return False
+    year = cc * 100 + yy
+    return 1 <= dd <= calendar.monthrange(year if year else 2000, mm)[1]
 
 
 def valid_datetime(b: bytes) -> bool:
