@@ -559,14 +559,19 @@ impl SlotLease {
         self.wait_present()
     }
 
-    /// Waits (up to 20 s) until vpcd has read the card's ATR: PC/SC clients can connect.
+    /// Waits (up to 20 s each) until vpcd has read the card's ATR and then until pcscd itself
+    /// reports the card present: only then can PC/SC clients connect. The first is not enough
+    /// on its own: vpcd's presence poll reads the ATR before pcscd has powered the card up and
+    /// published it, and a connect in that window fails with "no smart card".
     pub fn wait_present(&self) -> Result<()> {
-        control(&format!("wait {} present 20000", self.index)).map(drop)
+        control(&format!("wait {} present 20000", self.index))?;
+        wait_reader(&pcsc_context()?, self.reader(), true, Duration::from_secs(20)).map(drop)
     }
 
-    /// Waits (up to 20 s) until the slot is empty.
+    /// Waits (up to 20 s each) until the slot is empty and pcscd has seen the card leave.
     pub fn wait_empty(&self) -> Result<()> {
-        control(&format!("wait {} empty 20000", self.index)).map(drop)
+        control(&format!("wait {} empty 20000", self.index))?;
+        wait_reader(&pcsc_context()?, self.reader(), false, Duration::from_secs(20)).map(drop)
     }
 
     /// Arms a one-shot fault on the slot: `kind` is `drop-command` or `drop-response`, firing at
