@@ -28,3 +28,30 @@ pub mod pos;
 pub mod teller;
 pub mod trace;
 pub mod transport;
+
+/// An amount in minor units as `12.50` in the installation's default currency (two decimals,
+/// INR): the edge formatting of DESIGN.md, for receipts, reports and messages. Everything below
+/// the edge keeps integers in minor units.
+pub fn format_amount(minor_units: impl Into<i128>) -> String {
+    let currency = backoffice::money::Currency::default();
+    match i64::try_from(minor_units.into()) {
+        Ok(units) => currency.format(units),
+        // Nothing on a card or in a SAM comes near i64; say so rather than print a wrong figure.
+        Err(_) => "(amount out of range)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_amount;
+
+    #[test]
+    fn amounts_format_with_two_decimals_from_every_integer_width() {
+        assert_eq!(format_amount(0u32), "0.00");
+        assert_eq!(format_amount(1250u32), "12.50");
+        assert_eq!(format_amount(7u64), "0.07");
+        assert_eq!(format_amount(-5i64), "-0.05");
+        assert_eq!(format_amount(0x7FFF_FFFFu32), "21474836.47");
+        assert_eq!(format_amount(u64::MAX), "(amount out of range)");
+    }
+}

@@ -281,10 +281,7 @@ pub fn to_json(value: &impl serde::Serialize) -> Result<String, CliError> {
         .map_err(|e| CliError::Failed(format!("cannot write JSON output: {e}")))
 }
 
-/// An amount in minor units as `12.50` (two decimal places; the edge formatting of DESIGN.md).
-pub fn format_amount(minor_units: u32) -> String {
-    format!("{}.{:02}", minor_units / 100, minor_units % 100)
-}
+pub use crate::format_amount;
 
 #[cfg(test)]
 mod tests {
@@ -333,13 +330,5 @@ mod tests {
             .exit_code(),
             5
         );
-    }
-
-    #[test]
-    fn amounts() {
-        assert_eq!(format_amount(0), "0.00");
-        assert_eq!(format_amount(1250), "12.50");
-        assert_eq!(format_amount(7), "0.07");
-        assert_eq!(format_amount(0x7FFF_FFFF), "21474836.47");
     }
 }

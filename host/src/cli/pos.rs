@@ -29,7 +29,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use sam::{AckOutcome, SamError, SamFile, SecurityModule, SoftwareSam, StatePaths};
 use serde_json::{json, Value};
 
-use super::{connect, to_json, CliError, Global};
+use super::{connect, format_amount, to_json, CliError, Global};
 use crate::config;
 use crate::exchange::Channel;
 use crate::pos::{self, PosError, PurseChoice, Receipt, RecoveryNote, SaleRefusal, SaleRequest};
@@ -192,10 +192,6 @@ fn purse_title(p: Purse) -> &'static str {
     }
 }
 
-fn money(minor: impl Into<u64>) -> String {
-    let m = minor.into();
-    format!("{}.{:02}", m / 100, m % 100)
-}
 
 fn recovered_json(notes: &[RecoveryNote]) -> Value {
     Value::Array(
@@ -217,7 +213,7 @@ fn recovered_text(notes: &[RecoveryNote]) -> String {
                 "recovered purchase {} ({} {}): {} — {}\n",
                 n.sam_seq,
                 purse_title(n.purse),
-                money(n.amount),
+                format_amount(n.amount),
                 n.outcome,
                 n.detail
             )
@@ -253,14 +249,14 @@ pub fn receipt_text(r: &Receipt) -> String {
         s.push_str(&format!(
             "  {:<13} {:>12}   balance {:>12}   #{} seq {}{}\n",
             purse_title(l.purse),
-            money(l.amount),
-            money(l.balance_after),
+            format_amount(l.amount),
+            format_amount(l.balance_after),
             l.counter,
             l.sam_seq,
             if l.pin_verified { "  PIN" } else { "" }
         ));
     }
-    s.push_str(&format!("  {:<13} {:>12}\n", "TOTAL", money(r.total)));
+    s.push_str(&format!("  {:<13} {:>12}\n", "TOTAL", format_amount(r.total)));
     s
 }
 
@@ -403,9 +399,9 @@ fn run_status(args: &SamArgs, global: &Global, out: &mut dyn Write) -> Result<()
     t.push_str(&format!(
         "open records: e-Cash {} for {}, Food {} for {}\n",
         s.open.ecash.count,
-        money(s.open.ecash.total),
+        format_amount(s.open.ecash.total),
         s.open.food.count,
-        money(s.open.food.total)
+        format_amount(s.open.food.total)
     ));
     for p in &s.pending {
         t.push_str(&format!(
@@ -413,7 +409,7 @@ fn run_status(args: &SamArgs, global: &Global, out: &mut dyn Write) -> Result<()
             p.sam_seq,
             p.serial,
             purse_title(p.purse),
-            money(p.amount.get()),
+            format_amount(p.amount.get()),
             p.status.describe()
         ));
     }
@@ -422,14 +418,14 @@ fn run_status(args: &SamArgs, global: &Global, out: &mut dyn Write) -> Result<()
             "unacknowledged batch {}: {} records, {} (sequences {}..={})\n",
             b.batch_no,
             b.totals.combined().count,
-            money(b.totals.combined().total),
+            format_amount(b.totals.combined().total),
             b.sam_seqs.0,
             b.sam_seqs.1
         ));
     }
     t.push_str(&format!(
         "value held for the merchant: {}\n",
-        money(s.value_held())
+        format_amount(s.value_held())
     ));
     write!(out, "{t}").map_err(io)
 }
@@ -470,7 +466,7 @@ fn run_transfer(args: &SamArgs, global: &Global, out: &mut dyn Write) -> Result<
         Some(n) => writeln!(
             out,
             "batch {n} ({records} records, {}) {} transfer card {}; take it to the settlement station (epurse settle upload)",
-            money(total),
+            format_amount(total),
             if report.already_on_card { "is already on" } else { "written to" },
             report.xserial
         )
@@ -508,7 +504,7 @@ fn run_ack(args: &SamArgs, global: &Global, out: &mut dyn Write) -> Result<(), C
             "batch {} acknowledged by the bank{}: {} credited, {} records accepted, {} rejected; the SAM dropped it",
             a.batch_no,
             if again { " (already applied before)" } else { "" },
-            money(a.credited),
+            format_amount(a.credited),
             a.accepted,
             a.rejected
         )

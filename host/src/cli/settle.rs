@@ -15,7 +15,7 @@
 //! Amounts are integers in minor units. Exit code 36 when the back office refuses the batch
 //! (nothing credited, the card keeps it) or the card is in the wrong state.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use apdu_spec::{ClearBatch, ContractCommand};
 use backoffice::api::wire::SettlementView;
@@ -25,7 +25,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::teller::{open_office, remote_client, OfficeArgs};
-use super::{connect, to_json, CliError, Global};
+use super::{connect, format_amount, to_json, CliError, Global};
 use crate::exchange::Channel;
 use crate::pos;
 
@@ -50,11 +50,6 @@ pub struct StatementArgs {
     pub office: OfficeArgs,
 }
 
-fn money(minor: i64) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    format!("{sign}{}.{:02}", m / 100, m % 100)
-}
 
 fn io(e: std::io::Error) -> CliError {
     CliError::Failed(format!("cannot write output: {e}"))
@@ -98,9 +93,9 @@ fn settlement_text(s: &Settlement) -> String {
         s.records,
         s.accepted,
         s.rejected,
-        money(s.credited),
-        money(s.ecash_credited),
-        money(s.food_credited),
+        format_amount(s.credited),
+        format_amount(s.ecash_credited),
+        format_amount(s.food_credited),
         if s.replayed { " — settled before, nothing credited again" } else { "" }
     );
     for o in &s.outcomes {
@@ -110,7 +105,7 @@ fn settlement_text(s: &Settlement) -> String {
                 o.position,
                 o.record.serial,
                 o.record.record.counter,
-                money(i64::from(o.record.record.amount.get())),
+                format_amount(i64::from(o.record.record.amount.get())),
                 r.describe()
             ));
         }
@@ -151,9 +146,9 @@ fn settlement_view_text(s: &SettlementView) -> String {
         s.records,
         s.accepted,
         s.rejected,
-        money(s.credited),
-        money(s.ecash_credited),
-        money(s.food_credited),
+        format_amount(s.credited),
+        format_amount(s.ecash_credited),
+        format_amount(s.food_credited),
         if s.replayed { " — settled before, nothing credited again" } else { "" }
     );
     for r in &s.rejections {
@@ -162,7 +157,7 @@ fn settlement_view_text(s: &SettlementView) -> String {
             r.position,
             r.serial,
             r.counter,
-            money(r.amount),
+            format_amount(r.amount),
             r.message
         ));
     }
@@ -170,6 +165,35 @@ fn settlement_view_text(s: &SettlementView) -> String {
         t.push_str(&format!("  note: {f}\n"));
     }
     t
+}
+
+/// The progress bar of `settle upload` while the transfer card's batch is read (a 100 000-record
+/// batch is hundreds of READ BATCH commands): on standard error, only when it is a terminal and
+/// the batch is big enough to be worth one, never in `--json` mode.
+fn batch_progress(global: &Global) -> impl FnMut(usize, usize) {
+    const WIDTH: usize = 30;
+    let show = !global.json && std::io::stderr().is_terminal();
+    let mut last_drawn = usize::MAX;
+    move |done: usize, total: usize| {
+        if !show || total <= 4096 {
+            return;
+        }
+        let done = done.min(total);
+        let percent = done * 100 / total;
+        if percent == last_drawn {
+            return; // one redraw per per cent, not one per APDU
+        }
+        last_drawn = percent;
+        let filled = done * WIDTH / total;
+        eprint!(
+            "\rreading batch [{}{}] {percent:>3}%  {done}/{total} bytes",
+            "#".repeat(filled),
+            "-".repeat(WIDTH - filled)
+        );
+        if done == total {
+            eprintln!();
+        }
+    }
 }
 
 /// `epurse settle upload --backoffice URL`: the batch travels to the remote back office as
@@ -183,14 +207,7 @@ fn upload_remote(
 ) -> Result<(), CliError> {
     let (_reader, transport) = connect(global)?;
     let mut ch = Channel::new(transport);
-    let mut progress = |done: usize, total: usize| {
-        if total > 4096 && !global.json {
-            eprint!("\rreading batch {done}/{total} bytes");
-            if done >= total {
-                eprintln!();
-            }
-        }
-    };
+    let mut progress = batch_progress(global);
     let (xserial, bytes) = pos::read_sealed_batch(&mut ch, &mut progress)?;
     let view = client
         .upload_batch(&bytes, &xserial, &IdempotencyKey::new())
@@ -238,14 +255,7 @@ pub fn run(cmd: &SettleCmd, global: &Global, out: &mut dyn Write) -> Result<(), 
             let mut bo = open_office(args)?;
             let (_reader, transport) = connect(global)?;
             let mut ch = Channel::new(transport);
-            let mut progress = |done: usize, total: usize| {
-                if total > 4096 && !global.json {
-                    eprint!("\rreading batch {done}/{total} bytes");
-                    if done >= total {
-                        eprintln!();
-                    }
-                }
-            };
+            let mut progress = batch_progress(global);
             let report = pos::upload(&mut ch, &mut bo, &mut progress)?;
             if global.json {
                 let mut v = settlement_json(&report.settlement);
@@ -299,15 +309,15 @@ pub fn run(cmd: &SettleCmd, global: &Global, out: &mut dyn Write) -> Result<(), 
                     l.sealed_at,
                     l.accepted,
                     l.rejected,
-                    money(l.ecash_credited),
-                    money(l.food_credited),
-                    money(l.credited)
+                    format_amount(l.ecash_credited),
+                    format_amount(l.food_credited),
+                    format_amount(l.credited)
                 ));
             }
             t.push_str(&format!(
                 "  total credited {}   account balance {}\n",
-                money(st.total_credited),
-                money(st.merchant.balance)
+                format_amount(st.total_credited),
+                format_amount(st.merchant.balance)
             ));
             write!(out, "{t}").map_err(io)
         }
@@ -341,7 +351,7 @@ pub fn run(cmd: &SettleCmd, global: &Global, out: &mut dyn Write) -> Result<(), 
             }
             t.push_str(&format!(
                 "total credited to merchants: {}\n",
-                money(report.total_credited)
+                format_amount(report.total_credited)
             ));
             write!(out, "{t}").map_err(io)
         }

@@ -65,9 +65,9 @@ pub enum PosError {
     /// A split sale paid its first part, then the second part failed.
     #[error(
         "split sale: {} was paid ({} card transaction(s)), but {} remains unpaid: {cause}",
-        fmt_amount(paid.total),
+        crate::format_amount(paid.total),
         paid.legs.len(),
-        fmt_amount(*unpaid)
+        crate::format_amount(*unpaid)
     )]
     Partial {
         /// What was paid.
@@ -99,10 +99,6 @@ impl PosError {
     }
 }
 
-/// `12.50` from minor units (2 decimals, the installation default).
-pub(crate) fn fmt_amount(minor: u32) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
-}
 
 pub(crate) fn amount(minor: u32) -> Result<Amount, PosError> {
     Amount::new(minor).map_err(|e| PosError::Transfer(format!("amount {minor}: {e}")))

@@ -9,7 +9,8 @@ use apdu_spec::{
 };
 use sam::{ProofLookup, PurchaseStart, Recovery, RecoveryEvidence, SecurityModule};
 
-use super::{amount, fmt_amount, PosError};
+use super::{amount, PosError};
+use crate::format_amount;
 use crate::card::CardError;
 use crate::exchange::{Channel, ExchangeError};
 use crate::transport::Transport;
@@ -92,8 +93,8 @@ impl core::fmt::Display for SaleRefusal {
             SaleRefusal::InsufficientBalance { available, needed } => write!(
                 f,
                 "insufficient balance: the card holds {} for this sale, the amount is {}; pay less or from another purse",
-                fmt_amount(*available),
-                fmt_amount(*needed)
+                format_amount(*available),
+                format_amount(*needed)
             ),
             SaleRefusal::FoodAtNonFoodMerchant => write!(
                 f,
@@ -122,7 +123,7 @@ impl core::fmt::Display for SaleRefusal {
             SaleRefusal::PinRequired { no_pin_limit } => write!(
                 f,
                 "the amount is above the card's no-PIN limit of {}: the cardholder PIN is needed (--pin-from-stdin)",
-                fmt_amount(*no_pin_limit)
+                format_amount(*no_pin_limit)
             ),
             SaleRefusal::WrongPin { tries_left } => write!(
                 f,
@@ -381,9 +382,9 @@ fn plan<S: SecurityModule + ?Sized>(
         if part > max {
             return Err(SaleRefusal::BadAmount(format!(
                 "{} from the {} purse is above the card's single-purchase limit of {}; split the sale",
-                fmt_amount(part),
+                format_amount(part),
                 purse_name(purse),
-                fmt_amount(max)
+                format_amount(max)
             )));
         }
     }
