@@ -1,6 +1,3 @@
-use cipher::generic_array::GenericArray;
-use cipher::{BlockDecrypt, BlockEncrypt};
-
 use super::{CryptoError, Key16};
 
 /// The DES block size in bytes.
@@ -8,16 +5,19 @@ pub const BLOCK_LEN: usize = 8;
 
 /// 3DES-EDE encryption of one block (ECB).
 pub fn encrypt_block(key: &Key16, block: [u8; BLOCK_LEN]) -> [u8; BLOCK_LEN] {
-    let mut b = GenericArray::from(block);
-    key.tdes().encrypt_block(&mut b);
-    b.into()
+    key.encrypt(u64::from_be_bytes(block)).to_be_bytes()
 }
 
 /// 3DES-EDE decryption of one block (ECB).
 pub fn decrypt_block(key: &Key16, block: [u8; BLOCK_LEN]) -> [u8; BLOCK_LEN] {
-    let mut b = GenericArray::from(block);
-    key.tdes().decrypt_block(&mut b);
-    b.into()
+    key.decrypt(u64::from_be_bytes(block)).to_be_bytes()
+}
+
+/// A block of exactly 8 bytes (from `chunks_exact(BLOCK_LEN)`) as a big-endian `u64`.
+pub(crate) fn block_u64(chunk: &[u8]) -> u64 {
+    let mut b = [0u8; BLOCK_LEN];
+    b.copy_from_slice(chunk);
+    u64::from_be_bytes(b)
 }
 
 fn check_aligned(data: &[u8]) -> Result<(), CryptoError> {
@@ -33,15 +33,10 @@ fn check_aligned(data: &[u8]) -> Result<(), CryptoError> {
 pub fn cbc_encrypt(key: &Key16, iv: [u8; BLOCK_LEN], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
     check_aligned(data)?;
     let mut out = Vec::with_capacity(data.len());
-    let mut chain = iv;
+    let mut chain = u64::from_be_bytes(iv);
     for chunk in data.chunks_exact(BLOCK_LEN) {
-        let mut b = GenericArray::from(chain);
-        for (x, d) in b.iter_mut().zip(chunk) {
-            *x ^= d;
-        }
-        key.tdes().encrypt_block(&mut b);
-        chain = b.into();
-        out.extend_from_slice(&chain);
+        chain = key.encrypt(chain ^ block_u64(chunk));
+        out.extend_from_slice(&chain.to_be_bytes());
     }
     Ok(out)
 }
@@ -50,15 +45,11 @@ pub fn cbc_encrypt(key: &Key16, iv: [u8; BLOCK_LEN], data: &[u8]) -> Result<Vec<
 pub fn cbc_decrypt(key: &Key16, iv: [u8; BLOCK_LEN], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
     check_aligned(data)?;
     let mut out = Vec::with_capacity(data.len());
-    let mut chain = iv;
+    let mut chain = u64::from_be_bytes(iv);
     for chunk in data.chunks_exact(BLOCK_LEN) {
-        let mut b = GenericArray::clone_from_slice(chunk);
-        key.tdes().decrypt_block(&mut b);
-        for (x, c) in b.iter_mut().zip(chain) {
-            *x ^= c;
-        }
-        out.extend_from_slice(&b);
-        chain.copy_from_slice(chunk);
+        let c = block_u64(chunk);
+        out.extend_from_slice(&(key.decrypt(c) ^ chain).to_be_bytes());
+        chain = c;
     }
     Ok(out)
 }

@@ -1,11 +1,9 @@
 use core::fmt;
 
-use cipher::generic_array::GenericArray;
-use cipher::{BlockEncrypt, KeyInit};
-use des::{Des, TdesEde2};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use super::dea::{self, DesKey};
 use super::{parse_hex, CryptoError};
 
 /// Length of a two-key 3DES key in bytes.
@@ -21,18 +19,22 @@ pub const KEY_LEN: usize = 16;
 /// is itself wiped on drop.
 pub struct Key16 {
     bytes: [u8; KEY_LEN],
-    /// 3DES (EDE, K1 K2 K1), used for block operations and the MAC's output step.
-    tdes: TdesEde2,
-    /// Single DES under K1, used for the CBC chain of the retail MAC.
-    k1: Des,
+    /// The round keys of K1 (single DES for the retail MAC's chain; first and last 3DES stage).
+    k1: DesKey,
+    /// The round keys of K2 (the middle 3DES stage).
+    k2: DesKey,
 }
 
 impl Key16 {
     /// Takes the 16 key bytes `K1 || K2` as they are (parity bits are ignored by DES).
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
-        let tdes = TdesEde2::new(GenericArray::from_slice(&bytes));
-        let k1 = Des::new(GenericArray::from_slice(&bytes[..8]));
-        Key16 { bytes, tdes, k1 }
+        let mut half = [0u8; 8];
+        half.copy_from_slice(&bytes[..8]);
+        let k1 = DesKey::new(half);
+        half.copy_from_slice(&bytes[8..]);
+        let k2 = DesKey::new(half);
+        half.zeroize();
+        Key16 { bytes, k1, k2 }
     }
 
     /// Takes the key from a slice, which must be exactly 16 bytes.
@@ -63,8 +65,7 @@ impl Key16 {
 
     /// Key check value: the first 3 bytes of the 3DES encryption of eight zero bytes.
     pub fn kcv(&self) -> [u8; 3] {
-        let mut block = GenericArray::from([0u8; 8]);
-        self.tdes.encrypt_block(&mut block);
+        let block = self.encrypt(0).to_be_bytes();
         [block[0], block[1], block[2]]
     }
 
@@ -73,12 +74,19 @@ impl Key16 {
         hex::encode_upper(self.kcv())
     }
 
-    pub(crate) fn tdes(&self) -> &TdesEde2 {
-        &self.tdes
+    /// 3DES-EDE encryption of one block (big-endian `u64`).
+    pub(crate) fn encrypt(&self, block: u64) -> u64 {
+        dea::ede_encrypt(&self.k1, &self.k2, block)
     }
 
-    pub(crate) fn des_k1(&self) -> &Des {
-        &self.k1
+    /// 3DES-EDE decryption of one block.
+    pub(crate) fn decrypt(&self, block: u64) -> u64 {
+        dea::ede_decrypt(&self.k1, &self.k2, block)
+    }
+
+    /// The round keys of K1 and K2, for the retail MAC's chain.
+    pub(crate) fn halves(&self) -> (&DesKey, &DesKey) {
+        (&self.k1, &self.k2)
     }
 }
 
@@ -87,15 +95,15 @@ impl Clone for Key16 {
     fn clone(&self) -> Self {
         Key16 {
             bytes: self.bytes,
-            tdes: self.tdes.clone(),
             k1: self.k1.clone(),
+            k2: self.k2.clone(),
         }
     }
 }
 
 impl Drop for Key16 {
     fn drop(&mut self) {
-        // The `des` crate's `zeroize` feature wipes the round keys of `tdes` and `k1`.
+        // The round keys of `k1` and `k2` wipe themselves (`DesKey` is `ZeroizeOnDrop`).
         self.bytes.zeroize();
     }
 }
@@ -126,19 +134,22 @@ mod tests {
     fn zeroized_on_drop() {
         let mut key = ManuallyDrop::new(Key16::from_bytes([0xA5; KEY_LEN]));
         let bytes_ptr: *const [u8; KEY_LEN] = &key.bytes;
-        let k1_ptr: *const Des = &key.k1;
+        let k1_ptr: *const DesKey = &key.k1;
+        let k2_ptr: *const DesKey = &key.k2;
         // SAFETY: ManuallyDrop keeps the storage alive after the value's destructor has run;
         // we only read plain bytes from it afterwards (every bit pattern is a valid u8).
         unsafe {
             assert_ne!(core::ptr::read_volatile(bytes_ptr), [0u8; KEY_LEN]);
             ManuallyDrop::drop(&mut key);
             assert_eq!(core::ptr::read_volatile(bytes_ptr), [0u8; KEY_LEN]);
-            let round_keys =
-                core::slice::from_raw_parts(k1_ptr.cast::<u8>(), core::mem::size_of::<Des>());
-            assert!(
-                round_keys.iter().all(|&b| b == 0),
-                "DES round keys not wiped"
-            );
+            for ptr in [k1_ptr, k2_ptr] {
+                let round_keys =
+                    core::slice::from_raw_parts(ptr.cast::<u8>(), core::mem::size_of::<DesKey>());
+                assert!(
+                    round_keys.iter().all(|&b| b == 0),
+                    "DES round keys not wiped"
+                );
+            }
         }
     }
 

@@ -1,7 +1,7 @@
-use cipher::generic_array::GenericArray;
-use cipher::BlockEncrypt;
 use subtle::ConstantTimeEq;
 
+use super::block::block_u64;
+use super::dea::{fp, ip};
 use super::{CryptoError, Key16, BLOCK_LEN};
 
 /// How [`retail_mac`] pads its input.
@@ -49,20 +49,17 @@ pub fn retail_mac_m2(key: &Key16, data: &[u8]) -> [u8; 8] {
 /// The MAC over `body` (a multiple of 8 bytes, possibly empty) followed by the final,
 /// already padded block `last`.
 fn mac_blocks(key: &Key16, body: &[u8], last: [u8; BLOCK_LEN]) -> [u8; 8] {
-    let des = key.des_k1();
-    let mut chain = GenericArray::from([0u8; BLOCK_LEN]);
+    let (k1, k2) = key.halves();
+    // The chaining value stays behind DES's initial permutation: IP is a bit permutation, so
+    // IP(c ^ d) = IP(c) ^ IP(d), and one DES stage's output before FP is the next one's input
+    // after IP. Each data block is permuted once, and only the MAC goes through FP.
+    let mut chain = 0u64; // IP(0) = 0
     for block in body.chunks_exact(BLOCK_LEN) {
-        for (c, d) in chain.iter_mut().zip(block) {
-            *c ^= d;
-        }
-        des.encrypt_block(&mut chain);
+        chain = k1.encrypt_ip(chain ^ ip(block_u64(block)));
     }
-    for (c, d) in chain.iter_mut().zip(last) {
-        *c ^= d;
-    }
+    chain ^= ip(u64::from_be_bytes(last));
     // Last CBC step under K1 followed by D_K2 then E_K1: exactly one 3DES-EDE encryption.
-    key.tdes().encrypt_block(&mut chain);
-    chain.into()
+    fp(k1.encrypt_ip(k2.decrypt_ip(k1.encrypt_ip(chain)))).to_be_bytes()
 }
 
 /// Constant-time equality for MACs and other secrets (the time depends only on the lengths;
