@@ -10,7 +10,7 @@
 //! - [`diversify`]: card keys from a master key, EMV option-A shape with odd parity.
 //! - [`session_key`]: per-transaction keys from a card key, card random and counter.
 //!
-//! The DES rounds are ours ([`dea`]: SP tables from FIPS 46-3, one IP/FP per 3DES block), checked
+//! The DES rounds are ours (`dea.rs`: SP tables from FIPS 46-3, one IP/FP per 3DES block), checked
 //! against the RustCrypto `des` crate on random inputs and against the published vectors.
 //!
 //! No function here panics on any input: lengths are checked and reported as [`CryptoError`].
