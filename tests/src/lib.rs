@@ -565,13 +565,25 @@ impl SlotLease {
     /// published it, and a connect in that window fails with "no smart card".
     pub fn wait_present(&self) -> Result<()> {
         control(&format!("wait {} present 20000", self.index))?;
-        wait_reader(&pcsc_context()?, self.reader(), true, Duration::from_secs(20)).map(drop)
+        wait_reader(
+            &pcsc_context()?,
+            self.reader(),
+            true,
+            Duration::from_secs(20),
+        )
+        .map(drop)
     }
 
     /// Waits (up to 20 s each) until the slot is empty and pcscd has seen the card leave.
     pub fn wait_empty(&self) -> Result<()> {
         control(&format!("wait {} empty 20000", self.index))?;
-        wait_reader(&pcsc_context()?, self.reader(), false, Duration::from_secs(20)).map(drop)
+        wait_reader(
+            &pcsc_context()?,
+            self.reader(),
+            false,
+            Duration::from_secs(20),
+        )
+        .map(drop)
     }
 
     /// Arms a one-shot fault on the slot: `kind` is `drop-command` or `drop-response`, firing at

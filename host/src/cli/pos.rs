@@ -192,7 +192,6 @@ fn purse_title(p: Purse) -> &'static str {
     }
 }
 
-
 fn recovered_json(notes: &[RecoveryNote]) -> Value {
     Value::Array(
         notes
@@ -256,7 +255,11 @@ pub fn receipt_text(r: &Receipt) -> String {
             if l.pin_verified { "  PIN" } else { "" }
         ));
     }
-    s.push_str(&format!("  {:<13} {:>12}\n", "TOTAL", format_amount(r.total)));
+    s.push_str(&format!(
+        "  {:<13} {:>12}\n",
+        "TOTAL",
+        format_amount(r.total)
+    ));
     s
 }
 

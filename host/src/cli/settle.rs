@@ -50,7 +50,6 @@ pub struct StatementArgs {
     pub office: OfficeArgs,
 }
 
-
 fn io(e: std::io::Error) -> CliError {
     CliError::Failed(format!("cannot write output: {e}"))
 }
@@ -105,7 +104,7 @@ fn settlement_text(s: &Settlement) -> String {
                 o.position,
                 o.record.serial,
                 o.record.record.counter,
-                format_amount(i64::from(o.record.record.amount.get())),
+                format_amount(o.record.record.amount.get()),
                 r.describe()
             ));
         }
@@ -167,9 +166,10 @@ fn settlement_view_text(s: &SettlementView) -> String {
     t
 }
 
-/// The progress bar of `settle upload` while the transfer card's batch is read (a 100 000-record
-/// batch is hundreds of READ BATCH commands): on standard error, only when it is a terminal and
-/// the batch is big enough to be worth one, never in `--json` mode.
+/// The progress bar of `settle upload` while the transfer card's batch is read (a full card of
+/// 8 192 bytes is a few dozen READ BATCH commands, slow on a contact reader at a low baud rate):
+/// on standard error, only when it is a terminal and the batch is over 4 KiB, never with
+/// `--json`.
 fn batch_progress(global: &Global) -> impl FnMut(usize, usize) {
     const WIDTH: usize = 30;
     let show = !global.json && std::io::stderr().is_terminal();

@@ -99,7 +99,6 @@ impl PosError {
     }
 }
 
-
 pub(crate) fn amount(minor: u32) -> Result<Amount, PosError> {
     Amount::new(minor).map_err(|e| PosError::Transfer(format!("amount {minor}: {e}")))
 }

@@ -10,9 +10,9 @@ use apdu_spec::{
 use sam::{ProofLookup, PurchaseStart, Recovery, RecoveryEvidence, SecurityModule};
 
 use super::{amount, PosError};
-use crate::format_amount;
 use crate::card::CardError;
 use crate::exchange::{Channel, ExchangeError};
+use crate::format_amount;
 use crate::transport::Transport;
 
 /// Which purse pays.

@@ -309,7 +309,9 @@ mod tests {
         for _ in 0..1000 {
             assert_eq!(fp(ip(x)), x);
             assert_eq!(ip(fp(x)), x);
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
         }
     }
 
